@@ -1,0 +1,178 @@
+"""Safe decoding of untrusted photos into RGB arrays, and resizing for a model.
+
+Follows shared/RELIABILITY.md: an allowlist of formats, the pixel count checked before any
+pixel is decoded, EXIF orientation applied, every mode converted explicitly, frame 0 only.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Literal
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff")
+MAX_PIXELS = 40_000_000
+MAX_BYTES = 50 * 1024 * 1024
+
+ResizeMode = Literal["squash", "crop"]
+RESIZE_MODES: tuple[ResizeMode, ...] = ("squash", "crop")
+
+# Every exception Pillow is known to raise on hostile or broken input.
+_DECODE_ERRORS = (
+    UnidentifiedImageError,
+    OSError,
+    SyntaxError,
+    ValueError,
+    MemoryError,
+    NotImplementedError,
+    OverflowError,
+    Image.DecompressionBombError,
+    EOFError,
+    IndexError,
+    TypeError,
+    KeyError,
+    ZeroDivisionError,
+)
+
+
+class ImageError(ValueError):
+    """An input that is not a usable image; ``str()`` is a one-line reason for people."""
+
+
+def _looks_like_heic(data: bytes) -> bool:
+    return data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc")
+
+
+def load_image(
+    data: bytes, *, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES
+) -> np.ndarray:
+    """Decodes image bytes into an ``(H, W, 3)`` uint8 RGB array.
+
+    Args:
+        data: The file's bytes.
+        max_pixels: Largest width * height accepted (checked before decoding pixels).
+        max_bytes: Largest file accepted.
+
+    Raises:
+        ImageError: empty, too large, truncated, corrupt or not an allowed format.
+    """
+    if not data:
+        raise ImageError("the file is empty")
+    if len(data) > max_bytes:
+        raise ImageError(
+            f"the file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB"
+        )
+    if _looks_like_heic(data):
+        raise ImageError("HEIC/HEIF photos are not supported; export the photo as JPEG or PNG")
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns between MAX_IMAGE_PIXELS and twice that; our own cap decides.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS)) as im:
+                width, height = im.size
+                if width < 1 or height < 1:
+                    raise ImageError("the image has no pixels")
+                if width * height > max_pixels:
+                    raise ImageError(
+                        f"the image is {width}×{height} pixels; the limit is "
+                        f"{max_pixels / 1e6:.0f} megapixels"
+                    )
+                im.seek(0)  # animated GIF/WebP/APNG: first frame only
+                im.load()
+                rgb = _to_rgb(ImageOps.exif_transpose(im))
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(
+            "not a supported image; expected JPEG, PNG, WebP, GIF, BMP or TIFF"
+        ) from None
+    except Image.DecompressionBombError:
+        raise ImageError(
+            f"the image is larger than the limit of {max_pixels / 1e6:.0f} megapixels"
+        ) from None
+    except _DECODE_ERRORS as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if "truncated" in reason.lower() or isinstance(err, EOFError):
+            reason = "the file is truncated"
+        raise ImageError(f"not a usable image ({reason})") from None
+    array = np.asarray(rgb, dtype=np.uint8)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ImageError(f"not a usable image (decoded to shape {array.shape})")
+    return array
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    mode = im.mode
+    if mode == "RGB":
+        return im
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        mode = im.mode
+        if mode == "RGB":
+            return im
+    if mode in ("LA", "La", "PA", "RGBA", "RGBa"):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode.startswith("I") or mode.startswith("F"):
+        return Image.fromarray(_to_uint8(np.asarray(im), mode)).convert("RGB")
+    # 1, L, CMYK, YCbCr, HSV: Pillow knows these conversions.
+    return im.convert("RGB")
+
+
+def _to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
+    """Rescales 16-bit, 32-bit integer or float greyscale to 8 bits."""
+    values = values.astype(np.float64)
+    if mode.startswith("I;16"):
+        scaled = values / 257.0
+    else:
+        finite = values[np.isfinite(values)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        if lo >= 0 and hi <= 255:
+            scaled = values
+        elif lo >= 0 and hi <= 65535:
+            scaled = values / 257.0
+        else:
+            scaled = (values - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(values)
+    return np.clip(np.nan_to_num(scaled), 0, 255).round().astype(np.uint8)
+
+
+def resize(
+    image: np.ndarray, size: int | tuple[int, int], mode: ResizeMode = "squash"
+) -> np.ndarray:
+    """Resizes an RGB array for a model.
+
+    Args:
+        image: ``(H, W, 3)`` uint8 RGB.
+        size: Output side, or ``(height, width)``.
+        mode: ``"squash"`` stretches the whole photo (Keras' ``load_img`` default);
+            ``"crop"`` takes the largest centred square first, keeping proportions.
+
+    Returns:
+        ``(height, width, 3)`` float32 array of raw 0-255 pixels (no preprocessing).
+
+    Raises:
+        ValueError: unknown ``mode``.
+    """
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"Unknown resize mode {mode!r}. Expected one of {list(RESIZE_MODES)}.")
+    height, width = (size, size) if isinstance(size, int) else size
+    im = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    if mode == "crop":
+        side = min(im.size)
+        left = (im.width - side) // 2
+        top = (im.height - side) // 2
+        im = im.crop((left, top, left + side, top + side))
+    im = im.resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(im, dtype=np.float32)
+
+
+def thumbnail(image: np.ndarray, max_side: int = 256) -> np.ndarray:
+    """A smaller copy for display, keeping proportions."""
+    im = Image.fromarray(image)
+    im.thumbnail((max_side, max_side))
+    return np.asarray(im)

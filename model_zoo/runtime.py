@@ -1,0 +1,58 @@
+"""TensorFlow set-up that must happen once, before TensorFlow is first imported."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from types import ModuleType
+
+
+def available_cpus() -> int:
+    """CPUs this process may really use: affinity and the cgroup quota, not the host's count."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        count = os.cpu_count() or 1
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, count)
+
+
+def quiet_tensorflow() -> None:
+    """Keeps TensorFlow's C++ info lines off stderr (the CLI promises one-line errors)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+@cache
+def tensorflow() -> ModuleType:
+    """Imports TensorFlow once, with thread pools sized to this container's CPUs."""
+    quiet_tensorflow()
+    import tensorflow as tf
+
+    cpus = available_cpus()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(cpus)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, cpus))
+    except RuntimeError:
+        pass  # TensorFlow was already initialised by someone else; keep its settings.
+    return tf
+
+
+def release_free_memory() -> None:
+    """Hands freed heap pages back to the OS (glibc only; a no-op elsewhere).
+
+    Building a model allocates its random initial weights before real ones replace them;
+    without this, those temporaries stay in the process's resident memory.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

@@ -1,0 +1,122 @@
+"""Where model weights come from: chosen once, by ``MODEL_ZOO_WEIGHTS`` or ``--weights``.
+
+- ``imagenet`` (default): Keras downloads the official file on first use and caches it.
+- a folder: the official Keras ``.h5`` file names inside it, for air-gapped machines.
+- ``random``: untrained weights, for tests, CI and UI checks; predictions are meaningless.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from model_zoo.registry import ModelSpec
+
+ENV_VAR = "MODEL_ZOO_WEIGHTS"
+WeightsKind = Literal["imagenet", "random", "folder"]
+
+
+class MissingWeightsError(RuntimeError):
+    """A model's weights file is neither available locally nor downloadable."""
+
+    def __init__(self, spec: ModelSpec, message: str) -> None:
+        super().__init__(message)
+        self.spec = spec
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """The weights every model of this process loads.
+
+    Attributes:
+        kind: ``"imagenet"``, ``"random"`` or ``"folder"``.
+        folder: The folder for ``kind == "folder"``, else None.
+    """
+
+    kind: WeightsKind
+    folder: Path | None = None
+
+    @property
+    def is_random(self) -> bool:
+        return self.kind == "random"
+
+    def __str__(self) -> str:
+        return str(self.folder) if self.kind == "folder" else self.kind
+
+    def describe(self) -> str:
+        """One line for people."""
+        if self.kind == "imagenet":
+            return f"ImageNet weights (downloaded once by Keras into {keras_cache_dir()})"
+        if self.kind == "folder":
+            return f"ImageNet weights from the folder {self.folder}"
+        return "random weights — predictions are meaningless"
+
+    def local_file(self, spec: ModelSpec, *, notop: bool = False) -> Path | None:
+        """Where this source expects ``spec``'s file on disk (None for random weights)."""
+        name = spec.weights_file_notop if notop else spec.weights_file
+        if self.kind == "folder":
+            assert self.folder is not None
+            return self.folder / name
+        if self.kind == "imagenet":
+            return keras_cache_dir() / name
+        return None
+
+    def keras_argument(self, spec: ModelSpec) -> str | None:
+        """The ``weights=`` argument for the Keras constructor.
+
+        Raises:
+            MissingWeightsError: a folder source lacks the file.
+        """
+        if self.kind == "random":
+            return None
+        if self.kind == "imagenet":
+            return "imagenet"
+        path = self.local_file(spec)
+        assert path is not None
+        if not path.is_file():
+            raise MissingWeightsError(spec, missing_message(spec, self))
+        return str(path)
+
+
+def keras_cache_dir() -> Path:
+    """Keras' download cache for application weights (``$KERAS_HOME/models``)."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "models"
+
+
+def missing_message(spec: ModelSpec, source: WeightsSource, reason: str = "") -> str:
+    """One paragraph saying which file is missing and how to provide it."""
+    why = f" ({reason})" if reason else ""
+    if source.kind == "folder":
+        where = f"is not in the weights folder {source.folder}{why}"
+    else:
+        where = f"could not be downloaded{why}"
+    return (
+        f"{spec.display_name} weights are missing: {spec.weights_file} {where}. "
+        f"Download it from {spec.weights_url} and put it in {keras_cache_dir()} (Keras' "
+        f"cache) or in a folder named by {ENV_VAR}=/path/to/folder; or set "
+        f"{ENV_VAR}=random to try the app with meaningless random weights."
+    )
+
+
+def weights_source(value: str | None = None) -> WeightsSource:
+    """Resolves the weights source from ``value``, else ``$MODEL_ZOO_WEIGHTS``, else imagenet.
+
+    Raises:
+        ValueError: the value is neither ``imagenet``, ``random`` nor an existing folder.
+    """
+    raw = value if value is not None else os.environ.get(ENV_VAR, "")
+    text = raw.strip()
+    if text == "" or text.lower() == "imagenet":
+        return WeightsSource("imagenet")
+    if text.lower() == "random":
+        return WeightsSource("random")
+    folder = Path(text).expanduser()
+    if not folder.is_dir():
+        raise ValueError(
+            f"Weights {text!r} is neither 'imagenet', 'random' nor an existing "
+            "folder of Keras .h5 files."
+        )
+    return WeightsSource("folder", folder.resolve())

@@ -1,0 +1,159 @@
+"""Compare: every model's top-5 on the same photo, side by side, and where they agree."""
+
+import streamlit as st
+
+from model_zoo.examples import EXAMPLES, get_example
+from model_zoo.images import RESIZE_MODES, UPLOAD_TYPES, ImageError, load_image, thumbnail
+from model_zoo.inference import Comparison
+from model_zoo.registry import MODELS
+from ui.charts import topk_figure
+from ui.common import page_setup
+from ui.models import compare_images, forget_failed_loads, get_classifiers
+
+MAX_IMAGES = 12
+RESIZE_LABELS = {
+    "squash": "Squash the whole photo (Keras default)",
+    "crop": "Centre-crop a square first",
+}
+
+if page_setup("Compare", "🔍") is None:
+    st.stop()
+
+st.title("🔍 Compare")
+st.caption(
+    "One photo, five ImageNet classics: each model's five best guesses, how long it "
+    "took, and where the models agree."
+)
+
+with st.sidebar:
+    names = st.multiselect(
+        "Models", list(MODELS), default=list(MODELS), format_func=lambda n: MODELS[n].display_name
+    )
+    resize_mode = st.radio(
+        "Resize to the model's input", RESIZE_MODES, format_func=RESIZE_LABELS.get
+    )
+
+# --- Photo input -----------------------------------------------------------------------
+where = st.radio("Photo", ["Example photos", "Upload", "Camera"], horizontal=True)
+inputs: list[tuple[str, bytes]] = []
+if where == "Example photos":
+    for column, example in zip(st.columns(len(EXAMPLES)), EXAMPLES, strict=True):
+        with column:
+            st.image(example.read_bytes(), caption=example.credit, width="stretch")
+            if st.button(example.title, key=f"example-{example.key}", width="stretch", icon="👉"):
+                st.session_state.example = example.key
+    if "example" in st.session_state:
+        chosen = get_example(st.session_state.example)
+        inputs = [(chosen.title, chosen.read_bytes())]
+elif where == "Upload":
+    files = st.file_uploader(
+        "Photos (several at once are fine)", type=list(UPLOAD_TYPES), accept_multiple_files=True
+    )
+    inputs = [(f.name, f.getvalue()) for f in files or []]
+    if len(inputs) > MAX_IMAGES:
+        st.warning(f"{len(inputs)} photos given; comparing the first {MAX_IMAGES}.")
+        inputs = inputs[:MAX_IMAGES]
+else:
+    shot = st.camera_input("Take a photo")
+    if shot is not None:
+        inputs = [("camera photo", shot.getvalue())]
+
+photos, names_ok = [], []
+for name, data in inputs:
+    try:
+        photos.append(load_image(data))
+        names_ok.append(name)
+    except ImageError as err:
+        st.warning(f"**{name}** skipped: {err}.")
+del inputs  # uploads are not kept past decoding
+
+if not photos:
+    st.info("Pick an example photo, upload your own, or take one with the camera.")
+    st.stop()
+if not names:
+    st.info("Choose at least one model in the sidebar.")
+    st.stop()
+
+# --- Models and inference ----------------------------------------------------------------
+with st.spinner("Loading models (first time only)…"):
+    classifiers, errors = get_classifiers(names)
+for error in errors.values():
+    st.error(error, icon="📦")
+if errors and st.button("Retry loading the missing models"):
+    forget_failed_loads()
+    st.rerun()
+if not classifiers:
+    st.stop()
+
+with st.spinner("Classifying…"):
+    results = compare_images(classifiers, photos, 5, resize_mode)
+
+
+def show_comparison(result: Comparison) -> None:
+    """One column per model, then the agreement panel."""
+    for column, pred in zip(st.columns(len(result.predictions)), result.predictions, strict=True):
+        spec = MODELS[pred.model]
+        with column, st.container(border=True, key=f"result-{pred.model}"):
+            st.markdown(f"**{spec.display_name}**")
+            st.plotly_chart(
+                topk_figure(pred.top), key=f"chart-{pred.model}", config={"displayModeBar": False}
+            )
+            st.caption(
+                f"⏱️ {pred.ms:.0f} ms · {spec.params_m:.1f} M parameters · "
+                f"{spec.size_mb} MB · input {spec.input_size}×{spec.input_size} · "
+                f"ImageNet top-1 {spec.top1:.1%}, top-5 {spec.top5:.1%}"
+            )
+
+    agree = result.agreement
+    with st.container(border=True, key="agreement"):
+        st.subheader("Where the models agree")
+        label, votes = agree.consensus
+        total = len(result.predictions)
+        if agree.unanimous and total > 1:
+            st.success(f"All {total} models agree: **{label.pretty}**.")
+        elif total > 1:
+            st.warning(
+                f"The models disagree. Most common first choice: **{label.pretty}** "
+                f"({votes} of {total})."
+            )
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**Each model's first choice**")
+            st.dataframe(
+                [
+                    {
+                        "Model": MODELS[m].display_name,
+                        "First choice": c.pretty,
+                        "Score": f"{c.score:.1%}",
+                    }
+                    for m, c in agree.first_choices.items()
+                ],
+                hide_index=True,
+            )
+        with right:
+            st.markdown("**Ensemble top-5** (mean of the models' probabilities)")
+            st.plotly_chart(
+                topk_figure(agree.ensemble, color="#2ca02c"),
+                key="ensemble",
+                config={"displayModeBar": False},
+            )
+
+
+if len(photos) == 1:
+    left, _ = st.columns([1, 3])
+    left.image(thumbnail(photos[0], 320), caption=names_ok[0])
+    show_comparison(results[0])
+else:
+    st.subheader(f"{len(photos)} photos: each model's first choice")
+    header = st.columns([1] + [2] * len(classifiers))
+    header[0].markdown("**Photo**")
+    for cell, classifier in zip(header[1:], classifiers, strict=True):
+        cell.markdown(f"**{classifier.spec.display_name}**")
+    for i, (photo, result) in enumerate(zip(photos, results, strict=True)):
+        row = st.columns([1] + [2] * len(classifiers))
+        row[0].image(thumbnail(photo, 128), caption=names_ok[i])
+        for cell, pred in zip(row[1:], result.predictions, strict=True):
+            cell.markdown(f"{pred.top[0].pretty}  \n`{pred.top[0].score:.1%}`")
+    st.divider()
+    pick = st.selectbox("Details for", range(len(photos)), format_func=names_ok.__getitem__)
+    show_comparison(results[pick])

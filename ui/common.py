@@ -1,0 +1,28 @@
+"""Page chrome shared by every page: config, the random-weights banner, the sidebar."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from model_zoo.weights import ENV_VAR, WeightsSource
+from ui.models import current_weights
+
+RANDOM_BANNER = (
+    "🎲 **Random weights are in use: every prediction on this page is "
+    "meaningless.** They exist for tests and demos of the interface. Set "
+    f"`{ENV_VAR}=imagenet` (or a folder of Keras weight files) for real ones."
+)
+
+
+def page_setup(title: str, icon: str) -> WeightsSource | None:
+    """Configures the page and shows the weights banner; None when the setting is invalid."""
+    st.set_page_config(page_title=f"{title} · Model Zoo", page_icon=icon, layout="wide")
+    try:
+        source = current_weights()
+    except ValueError as err:
+        st.error(f"{err} Fix `{ENV_VAR}` and restart the app.", icon="⚠️")
+        return None
+    if source.is_random:
+        st.error(RANDOM_BANNER)
+    st.sidebar.caption(f"Weights: {source.describe()}")
+    return source

@@ -1,0 +1,92 @@
+"""The one place where models are cached for the app (shared by every session, read-only)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from model_zoo.images import ResizeMode
+from model_zoo.inference import Classifier, Comparison, compare, load_classifier
+from model_zoo.weights import MissingWeightsError, WeightsSource, weights_source
+
+
+@st.cache_resource(show_spinner=False)
+def current_weights() -> WeightsSource:
+    """The process-wide weights source (``$MODEL_ZOO_WEIGHTS``), read once."""
+    return weights_source()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A classifier, or the reason it could not be loaded."""
+
+    classifier: Classifier | None
+    error: str | None
+
+
+# A failure is cached too: an offline imagenet download fails the same way on every rerun,
+# and retrying it each time would cost seconds. "Retry" on the page clears it.
+@st.cache_resource(show_spinner=False)
+def _load(name: str, weights: str) -> Loaded:
+    try:
+        return Loaded(load_classifier(name, weights_source(weights)), None)
+    except MissingWeightsError as err:
+        return Loaded(None, str(err))
+
+
+def get_classifiers(names: Sequence[str]) -> tuple[list[Classifier], dict[str, str]]:
+    """Loads (once per process) the named models; returns those loaded and the errors."""
+    weights = str(current_weights())
+    loaded, errors = [], {}
+    for name in names:
+        result = _load(name, weights)
+        if result.classifier is not None:
+            loaded.append(result.classifier)
+        else:
+            errors[name] = result.error or "unknown error"
+    return loaded, errors
+
+
+def forget_failed_loads() -> None:
+    """Clears cached load failures (and loaded models) so the next run tries again."""
+    _load.clear()
+
+
+def image_digest(image: np.ndarray) -> str:
+    """A content key for an RGB array."""
+    return hashlib.blake2b(image.tobytes() + str(image.shape).encode(), digest_size=16).hexdigest()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _compare_cached(
+    digests: tuple[str, ...],
+    names: tuple[str, ...],
+    weights: str,
+    top: int,
+    resize_mode: str,
+    _classifiers: Sequence[Classifier],
+    _images: Sequence[np.ndarray],
+) -> list[Comparison]:
+    return compare(_classifiers, _images, top, resize_mode)  # type: ignore[arg-type]
+
+
+def compare_images(
+    classifiers: Sequence[Classifier],
+    images: Sequence[np.ndarray],
+    top: int = 5,
+    resize_mode: ResizeMode = "squash",
+) -> list[Comparison]:
+    """``model_zoo.inference.compare`` with results cached by image content and settings."""
+    return _compare_cached(
+        tuple(image_digest(i) for i in images),
+        tuple(c.name for c in classifiers),
+        str(current_weights()),
+        top,
+        resize_mode,
+        classifiers,
+        images,
+    )
