@@ -92,7 +92,7 @@ def load_image(
         ) from None
     except Image.DecompressionBombError:
         raise ImageError(
-            f"the image is larger than the limit of {max_pixels / 1e6:.0f} megapixels"
+            f"the image is too large; the limit is {max_pixels / 1e6:.0f} megapixels"
         ) from None
     except _DECODE_ERRORS as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
