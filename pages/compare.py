@@ -34,7 +34,9 @@ with st.sidebar:
     )
 
 # --- Photo input -----------------------------------------------------------------------
-where = st.radio("Photo", ["Example photos", "Upload", "Camera"], horizontal=True)
+where = st.radio(
+    "Photo", ["Example photos", "Upload", "Camera"], horizontal=True, key="photo_source"
+)
 inputs: list[tuple[str, bytes]] = []
 if where == "Example photos":
     for column, example in zip(st.columns(len(EXAMPLES)), EXAMPLES, strict=True):

@@ -69,9 +69,10 @@ def test_allowed_formats_decode(fmt):
     assert abs(int(out[3, 4, 0]) - 255) <= 8 and out[3, 4, 2] <= 8
 
 
-@pytest.mark.parametrize(("orientation", "shape", "red_corner"),
-                         [(1, (10, 20), (0, 0)), (3, (10, 20), (9, 19)),
-                          (6, (20, 10), (0, 9)), (8, (20, 10), (19, 0))])
+@pytest.mark.parametrize(
+    ("orientation", "shape", "red_corner"),
+    [(1, (10, 20), (0, 0)), (3, (10, 20), (9, 19)), (6, (20, 10), (0, 9)), (8, (20, 10), (19, 0))],
+)
 def test_exif_orientation_is_applied(orientation, shape, red_corner):
     image = Image.new("RGB", (20, 10), BLUE)
     image.paste(RED, (0, 0, 4, 4))  # mark the top-left corner as stored
@@ -95,9 +96,16 @@ def _png_header_only(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     chunk = b"IHDR" + ihdr
     idat = zlib.compress(b"\x00" * 64)
-    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk
-            + struct.pack(">I", zlib.crc32(chunk)) + struct.pack(">I", len(idat)) + b"IDAT"
-            + idat + struct.pack(">I", zlib.crc32(b"IDAT" + idat)))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", 13)
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+        + struct.pack(">I", len(idat))
+        + b"IDAT"
+        + idat
+        + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+    )
 
 
 def _truncated_jpeg() -> bytes:
@@ -148,7 +156,7 @@ def test_arbitrary_bytes_never_escape_as_another_error(data):
 @given(st.binary(min_size=1, max_size=400), st.integers(min_value=8, max_value=2000))
 def test_corrupted_png_bodies_are_refused_cleanly(noise, cut):
     data = bytearray(encode(Image.new("RGB", (40, 30), RED), "PNG"))
-    data[cut % len(data): cut % len(data) + len(noise)] = noise
+    data[cut % len(data) : cut % len(data) + len(noise)] = noise
     try:
         load_image(bytes(data))
     except ImageError as err:

@@ -44,9 +44,17 @@ def test_top_k_refuses_wrong_length(bad):
         top_k(bad)
 
 
-@pytest.mark.parametrize(("query", "index"),
-                         [("tabby", 281), ("Tabby", 281), ("n02123045", 281), ("281", 281),
-                          (162, 162), ("golden retriever", 207)])
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ("tabby", 281),
+        ("Tabby", 281),
+        ("n02123045", 281),
+        ("281", 281),
+        (162, 162),
+        ("golden retriever", 207),
+    ],
+)
 def test_class_index(query, index):
     assert class_index(query) == index
 

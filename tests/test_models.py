@@ -60,8 +60,9 @@ def test_classify_returns_sorted_top_k_of_a_real_photo(classifiers, name, cat_by
 
 def test_batch_of_images_gives_one_prediction_each(classifiers, cat_bytes):
     photo = load_image(cat_bytes)
-    results = compare([classifiers["resnet50"], classifiers["xception"]],
-                      [photo, photo[:, ::-1].copy()], top=3)
+    results = compare(
+        [classifiers["resnet50"], classifiers["xception"]], [photo, photo[:, ::-1].copy()], top=3
+    )
     assert len(results) == 2
     assert [p.model for p in results[0].predictions] == ["resnet50", "xception"]
     assert all(len(p.top) == 3 for r in results for p in r.predictions)
@@ -98,8 +99,11 @@ def test_agreement_unanimous_and_ensemble():
 
 
 def test_agreement_split_vote_takes_the_majority():
-    preds = [_prediction("a", _peaked(281)), _prediction("b", _peaked(162)),
-             _prediction("c", _peaked(162, 0.4))]
+    preds = [
+        _prediction("a", _peaked(281)),
+        _prediction("b", _peaked(162)),
+        _prediction("c", _peaked(162, 0.4)),
+    ]
     result = agreement(preds)
     assert not result.unanimous
     assert result.consensus[0].label == "beagle" and result.consensus[1] == 2

@@ -8,8 +8,10 @@ from model_zoo.registry import MODELS
 from model_zoo.weights import MissingWeightsError, WeightsSource, weights_source
 
 
-@pytest.mark.parametrize(("value", "kind"), [("", "imagenet"), ("imagenet", "imagenet"),
-                                             ("ImageNet", "imagenet"), ("random", "random")])
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [("", "imagenet"), ("imagenet", "imagenet"), ("ImageNet", "imagenet"), ("random", "random")],
+)
 def test_weights_setting(value, kind):
     assert weights_source(value).kind == kind
 
@@ -18,7 +20,10 @@ def test_weights_setting_reads_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("MODEL_ZOO_WEIGHTS", str(tmp_path))
     source = weights_source()
     assert source == WeightsSource("folder", tmp_path.resolve())
-    assert source.local_file(MODELS["vgg16"]) == tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
+    assert (
+        source.local_file(MODELS["vgg16"])
+        == tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
+    )
 
 
 def test_weights_setting_refuses_a_missing_folder(tmp_path):
@@ -38,8 +43,9 @@ def test_folder_of_official_files_loads_those_weights(tmp_path, classifiers, rng
     loaded = load_classifier("resnet50", str(tmp_path))
     assert loaded.weights.kind == "folder"
     pixels = rng.uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)
-    np.testing.assert_allclose(loaded.probabilities(pixels), original.probabilities(pixels),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        loaded.probabilities(pixels), original.probabilities(pixels), rtol=1e-5, atol=1e-7
+    )
 
 
 @pytest.mark.slow
@@ -57,16 +63,19 @@ def test_failed_imagenet_download_says_what_is_missing(monkeypatch, tmp_path):
     from keras.src.utils import file_utils
 
     def offline(fname, origin, **kwargs):
-        raise Exception(f"URL fetch failure on {origin}: None -- [Errno -2] Name or service "
-                        "not known")
+        raise Exception(
+            f"URL fetch failure on {origin}: None -- [Errno -2] Name or service not known"
+        )
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.setattr(file_utils, "get_file", offline)
     with pytest.raises(MissingWeightsError) as info:
         load_classifier("resnet50", "imagenet")
     message = str(info.value)
-    assert message.startswith("ResNet50 weights are missing: "
-                              "resnet50_weights_tf_dim_ordering_tf_kernels.h5 could not be "
-                              "downloaded ([Errno -2] Name or service not known)")
+    assert message.startswith(
+        "ResNet50 weights are missing: "
+        "resnet50_weights_tf_dim_ordering_tf_kernels.h5 could not be "
+        "downloaded ([Errno -2] Name or service not known)"
+    )
     assert str(tmp_path / "models") in message
     assert "MODEL_ZOO_WEIGHTS" in message

@@ -1,0 +1,123 @@
+"""AppTest of every page, with random weights (TensorFlow's import needs a long timeout)."""
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import encode
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 300
+MODEL_TITLES = ["VGG16", "VGG19", "ResNet50", "InceptionV3", "Xception"]
+
+pytestmark = pytest.mark.slow
+
+
+def compare_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "compare.py"), default_timeout=TIMEOUT)
+    return at.run()
+
+
+def markdown_texts(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def assert_results_for(at: AppTest, titles: list[str]) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [t for t in MODEL_TITLES if f"**{t}**" in markdown_texts(at)]
+    assert shown == titles
+    # one top-5 chart per model, plus the ensemble chart of the agreement panel
+    assert len(at.get("plotly_chart")) == len(titles) + 1
+    assert any("Where the models agree" in s.value for s in at.subheader)
+    assert sum("ms ·" in c.value for c in at.caption) == len(titles)
+
+
+def assert_random_banner(at: AppTest) -> None:
+    assert any("every prediction on this page is meaningless" in e.value for e in at.error)
+
+
+def test_home_explains_both_jobs_and_lists_the_models():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert_random_banner(at)
+    text = " ".join(markdown_texts(at))
+    assert "Compare" in text and "Fine-tune" in text
+    models = at.dataframe[0].value
+    assert list(models["Model"]) == MODEL_TITLES
+    assert list(models["Input"])[3] == "299×299"
+
+
+def test_compare_waits_for_a_photo():
+    at = compare_page()
+    assert not at.exception
+    assert_random_banner(at)
+    assert "Pick an example photo" in at.info[0].value
+    assert len(at.get("plotly_chart")) == 0
+
+
+def test_compare_with_an_example_photo():
+    at = compare_page()
+    at.button(key="example-cat").click().run()
+    assert_results_for(at, MODEL_TITLES)
+    assert_random_banner(at)
+    first_choices = at.dataframe[0].value
+    assert list(first_choices["Model"]) == MODEL_TITLES
+
+
+def test_compare_with_an_uploaded_file(cat_bytes):
+    at = compare_page()
+    at.radio(key="photo_source").set_value("Upload").run()
+    at.file_uploader[0].set_value(("chelsea.jpg", cat_bytes, "image/jpeg")).run()
+    assert_results_for(at, MODEL_TITLES)
+    assert at.image  # the photo itself is shown
+
+
+def test_compare_several_uploads_in_a_grid_and_skips_a_bad_one(cat_bytes):
+    png = encode(Image.new("RGBA", (300, 200), (0, 90, 200, 255)), "PNG")
+    at = compare_page()
+    at.radio(key="photo_source").set_value("Upload").run()
+    at.file_uploader[0].set_value(
+        [
+            ("chelsea.jpg", cat_bytes, "image/jpeg"),
+            ("notes.png", b"this is not an image", "image/png"),
+            ("blue.png", png, "image/png"),
+        ]
+    ).run()
+    assert not at.exception
+    assert any("notes.png" in w.value and "not a supported image" in w.value for w in at.warning)
+    assert any("2 photos" in s.value for s in at.subheader)
+    assert at.selectbox[0].options == ["chelsea.jpg", "blue.png"]
+    at.selectbox[0].select_index(1).run()
+    assert_results_for(at, MODEL_TITLES)
+
+
+def test_compare_only_the_picked_models():
+    at = compare_page()
+    at.multiselect[0].set_value(["resnet50", "xception"]).run()
+    at.button(key="example-espresso").click().run()
+    assert_results_for(at, ["ResNet50", "Xception"])
+
+
+def test_missing_weights_are_explained_not_a_traceback(monkeypatch, tmp_path):
+    from ui.models import current_weights
+
+    monkeypatch.setenv("MODEL_ZOO_WEIGHTS", str(tmp_path))
+    current_weights.clear()
+    try:
+        at = compare_page()
+        at.multiselect[0].set_value(["vgg16", "resnet50"]).run()
+        at.button(key="example-rocket").click().run()
+        assert not at.exception
+        errors = [e.value for e in at.error]
+        assert any(
+            "vgg16_weights_tf_dim_ordering_tf_kernels.h5 is not in the weights folder" in e
+            for e in errors
+        )
+        assert any("resnet50_weights_tf_dim_ordering_tf_kernels.h5" in e for e in errors)
+        assert not any("every prediction on this page" in e for e in errors)  # no banner
+        assert len(at.get("plotly_chart")) == 0
+        assert any(b.label == "Retry loading the missing models" for b in at.button)
+    finally:
+        current_weights.clear()
