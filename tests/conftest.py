@@ -8,12 +8,12 @@ import os
 os.environ["MODEL_ZOO_WEIGHTS"] = "random"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import pytest
+from PIL import Image
 
-from model_zoo.examples import get_example  # noqa: E402
-from model_zoo.registry import MODELS  # noqa: E402
+from model_zoo.examples import get_example
+from model_zoo.registry import MODELS
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **params: object) -> bytes:

@@ -1,0 +1,26 @@
+# Hugging Face Space (Docker SDK): Streamlit on port 8501.
+FROM python:3.11-slim
+
+# Spaces run the container as uid 1000; Keras caches downloaded weights under $KERAS_HOME.
+RUN useradd --create-home --uid 1000 user
+ENV HOME=/home/user \
+    KERAS_HOME=/home/user/.keras \
+    PYTHONPATH=/home/user/app \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    TF_CPP_MIN_LOG_LEVEL=2
+WORKDIR /home/user/app
+
+COPY --chown=user requirements.txt .
+RUN pip install --upgrade pip && pip install -r requirements.txt
+
+COPY --chown=user . .
+USER user
+
+EXPOSE 8501
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=5).read() != b'ok')"
+
+CMD ["streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0", \
+     "--server.fileWatcherType=none"]

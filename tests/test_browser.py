@@ -1,0 +1,112 @@
+"""A real browser: the app served by ``streamlit run``, driven in headless Chromium."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+MODELS = ["vgg16", "vgg19", "resnet50", "inception_v3", "xception"]
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+if not Path(CHROMIUM).exists():
+    # CI installs Chromium (.ci/run); there, a missing browser is a failure, not a skip.
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium package")
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    env = {**os.environ, "MODEL_ZOO_WEIGHTS": "random", "PYTHONPATH": str(ROOT)}
+    with open(log, "w") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_upload_a_photo_and_see_five_result_panels(app_url, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    photo = ROOT / "model_zoo" / "data" / "examples" / "cat.jpg"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1300})
+            page.goto(f"{app_url}/compare")
+            expect(page.get_by_text("every prediction on this page is meaningless")).to_be_visible(
+                timeout=60_000
+            )
+            page.get_by_text("Upload", exact=True).click()
+            page.locator("input[type=file]").set_input_files(str(photo))
+            for name in MODELS:
+                expect(page.locator(f".st-key-result-{name}")).to_be_visible(timeout=240_000)
+            expect(page.locator(".st-key-result-xception .js-plotly-plot")).to_be_visible(
+                timeout=60_000
+            )
+            expect(page.get_by_text("Where the models agree", exact=True)).to_be_visible()
+            assert page.locator("[data-testid='stException']").count() == 0
+            nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+            assert "Home" in nav and "Compare" in nav and "app" not in nav
+            shot = tmp_path / "compare.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 20_000
+    print(f"screenshot: {shot}")
