@@ -82,7 +82,7 @@ with st.spinner("Loading models (first time only)…"):
 for error in errors.values():
     st.error(error, icon="📦")
 if errors and st.button("Retry loading the missing models"):
-    forget_failed_loads()
+    forget_failed_loads(list(errors))
     st.rerun()
 if not classifiers:
     st.stop()

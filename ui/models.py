@@ -51,9 +51,11 @@ def get_classifiers(names: Sequence[str]) -> tuple[list[Classifier], dict[str, s
     return loaded, errors
 
 
-def forget_failed_loads() -> None:
-    """Clears cached load failures (and loaded models) so the next run tries again."""
-    _load.clear()
+def forget_failed_loads(names: Sequence[str]) -> None:
+    """Forgets the cached load failures of ``names`` so the next run tries them again."""
+    weights = str(current_weights())
+    for name in names:
+        _load.clear(name, weights)
 
 
 def image_digest(image: np.ndarray) -> str:
