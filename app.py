@@ -1,9 +1,59 @@
-"""Model Zoo: the Streamlit entry point (``streamlit run app.py``)."""
+"""Model Zoo: the Streamlit entry point and Home page (``streamlit run app.py``).
+
+What Model Zoo does, and whether the weights are there. The other pages live in ``pages/``.
+"""
 
 import streamlit as st
 
-pages = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/compare.py", title="Compare", icon="🔍", url_path="compare"),
+from model_zoo.registry import MODELS
+from model_zoo.weights import ENV_VAR, keras_cache_dir
+from ui.common import page_setup
+
+source = page_setup("Home", "🏠")
+
+st.title("🦁 Model Zoo")
+st.markdown(
+    "Learn and demo image classification with five classic ImageNet networks from "
+    "Keras: **VGG16, VGG19, ResNet50, InceptionV3 and Xception**.\n\n"
+    "1. **Compare** — give a photo (upload, camera or one of the examples) and see every "
+    "model's top-5 side by side, how fast each is, and where they agree.\n"
+    "2. **Fine-tune** — teach one of these networks your own classes from a zip of "
+    "folders (coming next)."
+)
+st.page_link("pages/compare.py", label="Open Compare", icon="🔍")
+
+st.subheader("The models")
+rows = [
+    {
+        "Model": s.display_name,
+        "Year": s.year,
+        "Input": f"{s.input_size}×{s.input_size}",
+        "Parameters": f"{s.params_m:.1f} M",
+        "Size": f"{s.size_mb} MB",
+        "ImageNet top-1": f"{s.top1:.1%}",
+        "ImageNet top-5": f"{s.top5:.1%}",
+    }
+    for s in MODELS.values()
 ]
-st.navigation(pages).run()
+st.dataframe(rows, hide_index=True)
+st.caption("Figures from the Keras applications table (keras.io/api/applications).")
+
+st.subheader("Weights")
+if source is not None:
+    st.write(source.describe())
+    if not source.is_random:
+        status = [
+            {
+                "Model": s.display_name,
+                "File": s.weights_file,
+                "Present": "✅" if (p := source.local_file(s)) and p.is_file() else "—",
+            }
+            for s in MODELS.values()
+        ]
+        st.dataframe(status, hide_index=True)
+        if source.kind == "imagenet":
+            st.caption(
+                f"Missing files are downloaded by Keras into {keras_cache_dir()} the "
+                "first time a model is used. Without internet, copy them there or into "
+                f"a folder and set `{ENV_VAR}=/path/to/folder`."
+            )

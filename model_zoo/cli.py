@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -91,9 +92,25 @@ def _classify(args: argparse.Namespace) -> int:
     from model_zoo.inference import compare, load_classifier  # TensorFlow starts here
 
     try:
-        # Keras reports downloads on stdout; keep stdout for results (--json stays parseable).
-        with contextlib.redirect_stdout(sys.stderr):
-            classifiers = [load_classifier(name, source) for name in names]
+        classifiers = []
+        # Keras chats about downloads on stdout; keep stdout for results (--json stays
+        # parseable) and stderr for one line per problem, with our own note on a terminal.
+        with contextlib.redirect_stdout(io.StringIO()):
+            for name in names:
+                spec = MODELS[name]
+                cached = source.local_file(spec)
+                if (
+                    source.kind == "imagenet"
+                    and cached
+                    and not cached.is_file()
+                    and sys.stderr.isatty()
+                ):
+                    print(
+                        f"downloading {spec.display_name} weights ({spec.size_mb} MB) into "
+                        f"{cached.parent} ...",
+                        file=sys.stderr,
+                    )
+                classifiers.append(load_classifier(name, source))
     except MissingWeightsError as err:
         raise UsageError(str(err)) from None
     results = compare(classifiers, images, args.top, args.resize)

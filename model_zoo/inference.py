@@ -14,7 +14,7 @@ from model_zoo import runtime
 from model_zoo.images import ResizeMode, resize
 from model_zoo.labels import ClassScore, top_k
 from model_zoo.registry import ModelSpec, get_spec
-from model_zoo.weights import MissingWeightsError, WeightsSource, missing_message, weights_source
+from model_zoo.weights import MissingWeightsError, WeightsSource, weights_source
 
 
 @dataclass(frozen=True)
@@ -158,24 +158,18 @@ def load_classifier(name: str, weights: WeightsSource | str | None = None) -> Cl
     source = weights if isinstance(weights, WeightsSource) else weights_source(weights)
     runtime.tensorflow()
     start = time.perf_counter()
+    weights_file = source.keras_argument(spec)
     try:
-        model = spec.constructor(weights=source.keras_argument(spec))
-    except MissingWeightsError:
-        raise
-    except Exception as err:  # Keras raises a bare Exception when a download fails
-        local = source.local_file(spec)
-        if source.kind == "imagenet" and local is not None and not local.is_file():
-            # Keras: "URL fetch failure on URL: None -- [Errno -2] Name or service not known"
-            reason = str(err).splitlines()[0].split(" -- ")[-1][:160] or type(err).__name__
-            raise MissingWeightsError(spec, missing_message(spec, source, reason)) from None
-        if source.kind == "folder":
-            raise MissingWeightsError(
-                spec,
-                f"{spec.display_name} weights in {local} could not be read "
-                f"({type(err).__name__}: {str(err)[:160]}). Replace it with the official "
-                f"file from {spec.weights_url}.",
-            ) from None
-        raise
+        model = spec.constructor(weights=weights_file)
+    except Exception as err:  # h5py/Keras errors on a damaged or foreign file
+        if weights_file is None:
+            raise
+        raise MissingWeightsError(
+            spec,
+            f"{spec.display_name} weights in {weights_file} could not be read "
+            f"({type(err).__name__}: {str(err)[:160]}). Replace the file with the official "
+            f"one from {spec.weights_url}.",
+        ) from None
     runtime.release_free_memory()
     classifier = Classifier(spec, model, source)
     classifier.warm_up()

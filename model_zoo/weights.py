@@ -64,20 +64,39 @@ class WeightsSource:
         return None
 
     def keras_argument(self, spec: ModelSpec) -> str | None:
-        """The ``weights=`` argument for the Keras constructor.
+        """The ``weights=`` argument for the Keras constructor: a local file, or None.
+
+        For ``imagenet`` this is Keras' own download-and-cache step (``keras.utils.get_file``
+        with the URL and MD5 the constructor would use), done before the model is built so
+        that an offline machine learns at once which file is missing.
 
         Raises:
-            MissingWeightsError: a folder source lacks the file.
+            MissingWeightsError: the file is not in the folder, or cannot be downloaded.
         """
         if self.kind == "random":
             return None
         if self.kind == "imagenet":
-            return "imagenet"
+            return _download(spec, self)
         path = self.local_file(spec)
         assert path is not None
         if not path.is_file():
             raise MissingWeightsError(spec, missing_message(spec, self))
         return str(path)
+
+
+def _download(spec: ModelSpec, source: WeightsSource) -> str:
+    import keras
+
+    try:
+        return keras.utils.get_file(
+            spec.weights_file, spec.weights_url, cache_subdir="models", file_hash=spec.weights_md5
+        )
+    except Exception as err:  # Keras raises a bare Exception when the fetch fails
+        # "URL fetch failure on URL: None -- [Errno -2] Name or service not known"
+        reason = str(err).splitlines()[0].split(" -- ")[-1][:160] if str(err) else ""
+        raise MissingWeightsError(
+            spec, missing_message(spec, source, reason or type(err).__name__)
+        ) from None
 
 
 def keras_cache_dir() -> Path:

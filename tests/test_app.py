@@ -16,8 +16,9 @@ pytestmark = pytest.mark.slow
 
 
 def compare_page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "compare.py"), default_timeout=TIMEOUT)
-    return at.run()
+    """The Compare page, reached from Home as a user would (sidebar links need the app)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    return at.switch_page("pages/compare.py").run()
 
 
 def markdown_texts(at: AppTest) -> list[str]:
@@ -100,10 +101,27 @@ def test_compare_only_the_picked_models():
     assert_results_for(at, ["ResNet50", "Xception"])
 
 
-def test_missing_weights_are_explained_not_a_traceback(monkeypatch, tmp_path):
+@pytest.mark.parametrize("setting", ["folder", "imagenet-offline"])
+def test_missing_weights_are_explained_not_a_traceback(setting, monkeypatch, tmp_path):
+    import keras
+
     from ui.models import current_weights
 
-    monkeypatch.setenv("MODEL_ZOO_WEIGHTS", str(tmp_path))
+    if setting == "folder":
+        monkeypatch.setenv("MODEL_ZOO_WEIGHTS", str(tmp_path))
+        expected = "is not in the weights folder"
+    else:
+
+        def offline(fname, origin, **kwargs):
+            raise Exception(
+                f"URL fetch failure on {origin}: None -- [Errno -3] Temporary "
+                "failure in name resolution"
+            )
+
+        monkeypatch.setenv("MODEL_ZOO_WEIGHTS", "imagenet")
+        monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+        monkeypatch.setattr(keras.utils, "get_file", offline)
+        expected = "could not be downloaded ([Errno -3] Temporary failure in name resolution)"
     current_weights.clear()
     try:
         at = compare_page()
@@ -111,11 +129,11 @@ def test_missing_weights_are_explained_not_a_traceback(monkeypatch, tmp_path):
         at.button(key="example-rocket").click().run()
         assert not at.exception
         errors = [e.value for e in at.error]
-        assert any(
-            "vgg16_weights_tf_dim_ordering_tf_kernels.h5 is not in the weights folder" in e
-            for e in errors
-        )
-        assert any("resnet50_weights_tf_dim_ordering_tf_kernels.h5" in e for e in errors)
+        for file in (
+            "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+            "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+        ):
+            assert any(f"{file} {expected}" in e for e in errors), errors
         assert not any("every prediction on this page" in e for e in errors)  # no banner
         assert len(at.get("plotly_chart")) == 0
         assert any(b.label == "Retry loading the missing models" for b in at.button)

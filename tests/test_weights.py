@@ -60,7 +60,7 @@ def test_folder_without_the_file_names_it(tmp_path):
 @pytest.mark.slow
 def test_failed_imagenet_download_says_what_is_missing(monkeypatch, tmp_path):
     """Offline: Keras' download raises; we say which file and how to provide it."""
-    from keras.src.utils import file_utils
+    import keras
 
     def offline(fname, origin, **kwargs):
         raise Exception(
@@ -68,7 +68,7 @@ def test_failed_imagenet_download_says_what_is_missing(monkeypatch, tmp_path):
         )
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(file_utils, "get_file", offline)
+    monkeypatch.setattr(keras.utils, "get_file", offline)
     with pytest.raises(MissingWeightsError) as info:
         load_classifier("resnet50", "imagenet")
     message = str(info.value)
@@ -79,3 +79,10 @@ def test_failed_imagenet_download_says_what_is_missing(monkeypatch, tmp_path):
     )
     assert str(tmp_path / "models") in message
     assert "MODEL_ZOO_WEIGHTS" in message
+
+
+@pytest.mark.slow
+def test_damaged_file_in_the_folder_is_reported(tmp_path):
+    (tmp_path / MODELS["resnet50"].weights_file).write_bytes(b"not an HDF5 file" * 100)
+    with pytest.raises(MissingWeightsError, match=r"ResNet50 weights in .* could not be read"):
+        load_classifier("resnet50", str(tmp_path))

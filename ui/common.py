@@ -7,6 +7,10 @@ import streamlit as st
 from model_zoo.weights import ENV_VAR, WeightsSource
 from ui.models import current_weights
 
+# The sidebar navigation, the same on every page (Streamlit's own list of pages/ is hidden
+# in .streamlit/config.toml because it can only show file names).
+NAV = (("app.py", "Home", "🏠"), ("pages/compare.py", "Compare", "🔍"))
+
 RANDOM_BANNER = (
     "🎲 **Random weights are in use: every prediction on this page is "
     "meaningless.** They exist for tests and demos of the interface. Set "
@@ -17,6 +21,10 @@ RANDOM_BANNER = (
 def page_setup(title: str, icon: str) -> WeightsSource | None:
     """Configures the page and shows the weights banner; None when the setting is invalid."""
     st.set_page_config(page_title=f"{title} · Model Zoo", page_icon=icon, layout="wide")
+    with st.sidebar:
+        for path, label, page_icon in NAV:
+            st.page_link(path, label=label, icon=page_icon)
+        st.divider()
     try:
         source = current_weights()
     except ValueError as err:
