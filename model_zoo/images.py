@@ -15,6 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff")
+IMAGE_EXTENSIONS = tuple(f".{t}" for t in UPLOAD_TYPES)
 MAX_PIXELS = 40_000_000
 MAX_BYTES = 50 * 1024 * 1024
 

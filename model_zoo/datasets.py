@@ -1,0 +1,320 @@
+"""Turning an untrusted zip of class folders into a clean image dataset on disk.
+
+Follows shared/RELIABILITY.md: ``infolist()`` is inspected before anything is read, names
+and sizes are checked, real bytes are counted while reading, every image is decoded safely,
+and files are written only under generated names inside the job's own folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import unicodedata
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image
+
+from model_zoo.images import IMAGE_EXTENSIONS, MAX_BYTES, ImageError, load_image
+
+IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
+IGNORED_DIRS = {"__macosx"}
+STORED_SIDE = 512  # images are kept at most this large: enough for 299-pixel models
+
+
+class DatasetError(ValueError):
+    """A zip that cannot be used; ``str()`` is a one-line reason for people."""
+
+
+@dataclass(frozen=True)
+class DatasetLimits:
+    """Caps on an uploaded zip (README: "Dataset caps").
+
+    Attributes:
+        max_members: Entries in the archive, directories included.
+        max_total_bytes: Sum of the declared uncompressed sizes, and of the bytes really read.
+        max_member_bytes: One entry's uncompressed size.
+        max_ratio: Uncompressed / compressed size of one entry (photos barely compress).
+        min_images_per_class: Usable images each class needs.
+        max_classes: Class folders.
+        max_images: Usable images in all.
+    """
+
+    max_members: int = 5000
+    max_total_bytes: int = 1024 * 1024 * 1024
+    max_member_bytes: int = MAX_BYTES
+    max_ratio: float = 100.0
+    min_images_per_class: int = 5
+    max_classes: int = 50
+    max_images: int = 3000
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A checked dataset: class folders of normalised JPEGs under ``root``.
+
+    Attributes:
+        root: Folder holding ``class_000/…`` sub-folders (generated names).
+        classes: Class names as the zip spelled them, sorted; index = label.
+        files: For each class, its image paths under ``root``.
+        skipped: ``(member name, reason)`` for files that were not usable images.
+        digest: Content hash of the usable images and their labels (a cache key).
+    """
+
+    root: Path
+    classes: tuple[str, ...]
+    files: tuple[tuple[Path, ...], ...]
+    skipped: tuple[tuple[str, str], ...] = field(default=())
+    digest: str = ""
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: len(paths) for name, paths in zip(self.classes, self.files, strict=True)}
+
+    @property
+    def size(self) -> int:
+        return sum(len(paths) for paths in self.files)
+
+    def samples(self) -> tuple[list[Path], np.ndarray]:
+        """All image paths and their integer labels, class by class."""
+        paths = [p for class_files in self.files for p in class_files]
+        labels = np.concatenate(
+            [np.full(len(f), i, dtype=np.int64) for i, f in enumerate(self.files)]
+        )
+        return paths, labels
+
+    def imbalance(self) -> float:
+        """Largest class size / smallest class size."""
+        sizes = [len(f) for f in self.files]
+        return max(sizes) / min(sizes)
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(info.external_attr >> 16)
+
+
+def _bad_name_reason(name: str) -> str | None:
+    if "\x00" in name or any(unicodedata.category(ch) == "Cc" for ch in name):
+        return "contains control characters"
+    if "\\" in name:
+        return "contains a backslash"
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "is an absolute path"
+    if ".." in PurePosixPath(name).parts:
+        return "points outside the archive (..)"
+    return None
+
+
+def _ignored(parts: tuple[str, ...]) -> bool:
+    return (
+        any(p.lower() in IGNORED_DIRS or p.startswith(".") for p in parts)
+        or parts[-1].lower() in IGNORED_NAMES
+    )
+
+
+def _inspect(archive: zipfile.ZipFile, limits: DatasetLimits) -> list[zipfile.ZipInfo]:
+    """Refuses the archive on its table of contents alone; returns the file entries."""
+    infos = archive.infolist()
+    if len(infos) > limits.max_members:
+        raise DatasetError(f"the zip has {len(infos)} entries; the limit is {limits.max_members}")
+    total = 0
+    files = []
+    for info in infos:
+        reason = _bad_name_reason(info.filename)
+        if reason:
+            raise DatasetError(f"refused: the entry {info.filename!r} {reason}")
+        if _is_symlink(info):
+            raise DatasetError(f"refused: the entry {info.filename!r} is a symbolic link")
+        if info.flag_bits & 0x1:
+            raise DatasetError(
+                f"the entry {info.filename!r} is encrypted; upload a zip without a password"
+            )
+        if info.is_dir():
+            continue
+        if info.file_size > limits.max_member_bytes:
+            raise DatasetError(
+                f"the entry {info.filename!r} is {info.file_size / 1e6:.0f} MB "
+                f"uncompressed; the limit is "
+                f"{limits.max_member_bytes / 1e6:.0f} MB"
+            )
+        if (
+            info.file_size > limits.max_ratio * max(info.compress_size, 1)
+            and info.file_size > 1024 * 1024
+        ):
+            raise DatasetError(
+                f"refused: the entry {info.filename!r} expands "
+                f"{info.file_size / max(info.compress_size, 1):.0f}× (a zip "
+                f"bomb?); the limit is {limits.max_ratio:.0f}×"
+            )
+        total += info.file_size
+        if total > limits.max_total_bytes:
+            raise DatasetError(
+                f"the zip expands to more than {_size(limits.max_total_bytes)}; that is the limit"
+            )
+        files.append(info)
+    return files
+
+
+def _class_layout(
+    files: list[zipfile.ZipInfo],
+) -> tuple[dict[str, list[zipfile.ZipInfo]], list[tuple[str, str]]]:
+    """Groups entries by class folder, unwrapping one common root folder."""
+    kept = [(info, PurePosixPath(info.filename).parts) for info in files]
+    kept = [(info, parts) for info, parts in kept if not _ignored(parts)]
+    skipped: list[tuple[str, str]] = []
+    # One wrapping folder (my_data/cats/…): every entry under the same first folder, and
+    # some of them one level deeper still (else that folder is the only class).
+    while (
+        kept
+        and len({parts[0] for _, parts in kept}) == 1
+        and all(len(parts) >= 2 for _, parts in kept)
+        and any(len(parts) > 2 for _, parts in kept)
+    ):
+        kept = [(info, parts[1:]) for info, parts in kept]
+    classes: dict[str, list[zipfile.ZipInfo]] = {}
+    for info, parts in kept:
+        if len(parts) < 2:
+            skipped.append((info.filename, "not inside a class folder"))
+            continue
+        classes.setdefault(unicodedata.normalize("NFC", parts[0]), []).append(info)
+    return classes, skipped
+
+
+def extract_dataset(
+    source: bytes | Path, workdir: Path, limits: DatasetLimits | None = None
+) -> Dataset:
+    """Checks a zip of class folders and writes its usable images under ``workdir``.
+
+    Args:
+        source: The zip's bytes, or a path to it.
+        workdir: The job's own (existing, empty) temporary folder; nothing is written
+            elsewhere.
+        limits: Caps; defaults to ``DatasetLimits()``.
+
+    Raises:
+        DatasetError: the archive is refused or unusable (the message says why).
+    """
+    limits = limits or DatasetLimits()
+    data = source.read_bytes() if isinstance(source, Path) else source
+    if not data:
+        raise DatasetError("the file is empty")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise DatasetError("not a zip file, or a truncated one") from None
+    with archive:
+        files = _inspect(archive, limits)
+        classes, skipped = _class_layout(files)
+        if not classes:
+            raise DatasetError(
+                "no class folders found: put each class's images in its own "
+                "folder (cats/…, dogs/…) and zip those folders"
+            )
+        if len(classes) > limits.max_classes:
+            raise DatasetError(f"{len(classes)} class folders; the limit is {limits.max_classes}")
+        root = (workdir / "data").resolve()
+        names = sorted(classes)
+        written: list[list[Path]] = []
+        budget = limits.max_total_bytes
+        total_images = 0
+        hasher = hashlib.blake2b(digest_size=16)
+        for index, name in enumerate(names):
+            folder = root / f"class_{index:03d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            paths: list[Path] = []
+            for info in sorted(classes[name], key=lambda i: i.filename):
+                if PurePosixPath(info.filename).suffix.lower() not in IMAGE_EXTENSIONS:
+                    skipped.append((info.filename, "not an image file type"))
+                    continue
+                raw = _read_member(archive, info, limits, budget)
+                budget -= len(raw)
+                try:
+                    image = load_image(raw, max_bytes=limits.max_member_bytes)
+                except ImageError as err:
+                    skipped.append((info.filename, str(err)))
+                    continue
+                total_images += 1
+                if total_images > limits.max_images:
+                    raise DatasetError(f"more than {limits.max_images} images; that is the limit")
+                target = folder / f"{len(paths):05d}.jpg"
+                _confine(target, workdir)
+                _store(image, target)
+                hasher.update(f"{index}:".encode() + hashlib.blake2b(raw).digest())
+                paths.append(target)
+            written.append(paths)
+    counts = {name: len(paths) for name, paths in zip(names, written, strict=True)}
+    too_few = [n for n, c in counts.items() if c < limits.min_images_per_class]
+    if too_few:
+        listed = ", ".join(f"{n!r} ({counts[n]})" for n in too_few[:5])
+        raise DatasetError(
+            f"each class needs at least {limits.min_images_per_class} usable "
+            f"images; too few in {listed}"
+        )
+    if len(names) < 2:
+        raise DatasetError(f"only one class folder ({names[0]!r}); at least 2 are needed")
+    return Dataset(
+        root, tuple(names), tuple(tuple(p) for p in written), tuple(skipped), hasher.hexdigest()
+    )
+
+
+def _read_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: DatasetLimits, budget: int
+) -> bytes:
+    """Reads one entry, counting real bytes: headers can lie about sizes."""
+    cap = min(limits.max_member_bytes, budget)
+    try:
+        with archive.open(info) as member:
+            raw = member.read(cap + 1)
+    except RuntimeError:
+        raise DatasetError(f"the entry {info.filename!r} is encrypted") from None
+    except NotImplementedError:
+        raise DatasetError(
+            f"the entry {info.filename!r} uses an unsupported compression "
+            "method; re-create the zip with the standard one"
+        ) from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        raise DatasetError(
+            f"the zip is damaged at {info.filename!r} "
+            f"({str(err).splitlines()[0] if str(err) else 'bad data'})"
+        ) from None
+    if len(raw) > cap:
+        if cap < limits.max_member_bytes:
+            raise DatasetError(
+                f"the zip expands to more than {_size(limits.max_total_bytes)}; that is the limit"
+            )
+        raise DatasetError(
+            f"the entry {info.filename!r} is larger than its header says "
+            f"(over {limits.max_member_bytes / 1e6:.0f} MB); refused"
+        )
+    return raw
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
+
+
+def _store(image: np.ndarray, target: Path) -> None:
+    """Writes a decoded image as a JPEG no larger than ``STORED_SIDE``."""
+    im = Image.fromarray(image)
+    im.thumbnail((STORED_SIDE, STORED_SIDE), Image.Resampling.LANCZOS)
+    im.save(target, "JPEG", quality=92)
+
+
+def _confine(path: Path, workdir: Path) -> None:
+    base = workdir.resolve()
+    if Path(os.path.commonpath([base, path.resolve()])) != base:  # belt and braces
+        raise DatasetError("refused: a file would be written outside the job folder")
+
+
+def class_counts(labels: np.ndarray, n_classes: int) -> list[int]:
+    """Images per class for integer ``labels``."""
+    counter = Counter(labels.tolist())
+    return [counter.get(i, 0) for i in range(n_classes)]
