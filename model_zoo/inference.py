@@ -168,7 +168,7 @@ def load_classifier(name: str, weights: WeightsSource | str | None = None) -> Cl
             spec,
             f"{spec.display_name} weights in {weights_file} could not be read "
             f"({type(err).__name__}: {str(err)[:160]}). Replace the file with the official "
-            f"one from {spec.weights_url}.",
+            f"one from {spec.weights_url()}.",
         ) from None
     runtime.release_free_memory()
     classifier = Classifier(spec, model, source)

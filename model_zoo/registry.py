@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 _WEIGHTS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
@@ -26,11 +26,13 @@ class ModelSpec:
             ``preprocess_input``.
         constructor_name: Name of the constructor inside ``keras_module``.
         input_size: Side of the square input the ImageNet weights were trained at.
+        min_input_size: Smallest side Keras accepts without the top (fine-tuning).
+        preprocess_mode: ``"caffe"`` (BGR, ImageNet means subtracted) or ``"tf"`` (-1..1),
+            what the family's ``preprocess_input`` does.
         gradcam_layer: Last convolutional block, the layer Grad-CAM explains.
-        weights_file: Official Keras file name of the full (with top) ImageNet weights.
-        weights_file_notop: Official Keras file name of the headless weights.
-        weights_url_dir: Folder of Keras' download URL for both files.
+        weights_url_dir: Folder of Keras' download URL for both weight files.
         weights_md5: MD5 Keras checks for ``weights_file``.
+        weights_md5_notop: MD5 Keras checks for ``weights_file_notop``.
         size_mb: Weights size in MB (Keras applications table).
         top1: ImageNet top-1 accuracy (Keras applications table).
         top5: ImageNet top-5 accuracy (Keras applications table).
@@ -44,11 +46,12 @@ class ModelSpec:
     keras_module: str
     constructor_name: str
     input_size: int
+    min_input_size: int
+    preprocess_mode: Literal["caffe", "tf"]
     gradcam_layer: str
-    weights_file: str
-    weights_file_notop: str
     weights_url_dir: str
     weights_md5: str
+    weights_md5_notop: str
     size_mb: int
     top1: float
     top5: float
@@ -72,9 +75,19 @@ class ModelSpec:
         return self.module.preprocess_input
 
     @property
-    def weights_url(self) -> str:
-        """Where Keras downloads ``weights_file`` from."""
-        return _WEIGHTS_BASE_URL + self.weights_url_dir + self.weights_file
+    def weights_file(self) -> str:
+        """Official Keras file name of the full (with top) ImageNet weights."""
+        return f"{self.name}_weights_tf_dim_ordering_tf_kernels.h5"
+
+    @property
+    def weights_file_notop(self) -> str:
+        """Official Keras file name of the headless ImageNet weights (fine-tuning)."""
+        return f"{self.name}_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+    def weights_url(self, notop: bool = False) -> str:
+        """Where Keras downloads the weights from."""
+        file = self.weights_file_notop if notop else self.weights_file
+        return _WEIGHTS_BASE_URL + self.weights_url_dir + file
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -82,127 +95,106 @@ class ModelSpec:
         return (self.input_size, self.input_size, 3)
 
 
-def _spec(
-    name: str,
-    display: str,
-    module: str,
-    ctor: str,
-    size: int,
-    layer: str,
-    url_dir: str,
-    md5: str,
-    size_mb: int,
-    top1: float,
-    top5: float,
-    params_m: float,
-    depth: int,
-    year: int,
-) -> ModelSpec:
-    return ModelSpec(
-        name=name,
-        display_name=display,
-        keras_module=module,
-        constructor_name=ctor,
-        input_size=size,
-        gradcam_layer=layer,
-        weights_file=f"{name}_weights_tf_dim_ordering_tf_kernels.h5",
-        weights_file_notop=f"{name}_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        weights_url_dir=url_dir,
-        weights_md5=md5,
-        size_mb=size_mb,
-        top1=top1,
-        top5=top5,
-        params_m=params_m,
-        depth=depth,
-        year=year,
-    )
-
-
-# Facts: https://keras.io/api/applications/ (Size, Top-1, Top-5, Parameters, Depth).
-# Grad-CAM layers: the last convolutional activation of each network; Xception's is the
-# one keras-io's grad_cam example uses.
+# Facts: https://keras.io/api/applications/ (Size, Top-1, Top-5, Parameters, Depth); minimum
+# sizes, preprocessing modes and MD5s from the keras.applications sources. Grad-CAM layers:
+# each network's last convolutional activation (Xception's is keras-io grad_cam's choice).
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        _spec(
-            "vgg16",
-            "VGG16",
-            "vgg16",
-            "VGG16",
-            224,
-            "block5_conv3",
-            "vgg16/",
-            "64373286793e3c8b2b4e3219cbf3544b",
-            528,
-            0.713,
-            0.901,
-            138.4,
-            16,
-            2014,
+        ModelSpec(
+            name="vgg16",
+            display_name="VGG16",
+            keras_module="vgg16",
+            constructor_name="VGG16",
+            input_size=224,
+            min_input_size=32,
+            preprocess_mode="caffe",
+            gradcam_layer="block5_conv3",
+            weights_url_dir="vgg16/",
+            weights_md5="64373286793e3c8b2b4e3219cbf3544b",
+            weights_md5_notop="6d6bbae143d832006294945121d1f1fc",
+            size_mb=528,
+            top1=0.713,
+            top5=0.901,
+            params_m=138.4,
+            depth=16,
+            year=2014,
         ),
-        _spec(
-            "vgg19",
-            "VGG19",
-            "vgg19",
-            "VGG19",
-            224,
-            "block5_conv4",
-            "vgg19/",
-            "cbe5617147190e668d6c5d5026f83318",
-            549,
-            0.713,
-            0.900,
-            143.7,
-            19,
-            2014,
+        ModelSpec(
+            name="vgg19",
+            display_name="VGG19",
+            keras_module="vgg19",
+            constructor_name="VGG19",
+            input_size=224,
+            min_input_size=32,
+            preprocess_mode="caffe",
+            gradcam_layer="block5_conv4",
+            weights_url_dir="vgg19/",
+            weights_md5="cbe5617147190e668d6c5d5026f83318",
+            weights_md5_notop="253f8cb515780f3b799900260a226db6",
+            size_mb=549,
+            top1=0.713,
+            top5=0.900,
+            params_m=143.7,
+            depth=19,
+            year=2014,
         ),
-        _spec(
-            "resnet50",
-            "ResNet50",
-            "resnet50",
-            "ResNet50",
-            224,
-            "conv5_block3_out",
-            "resnet/",
-            "2cb95161c43110f7111970584f804107",
-            98,
-            0.749,
-            0.921,
-            25.6,
-            107,
-            2015,
+        ModelSpec(
+            name="resnet50",
+            display_name="ResNet50",
+            keras_module="resnet50",
+            constructor_name="ResNet50",
+            input_size=224,
+            min_input_size=32,
+            preprocess_mode="caffe",
+            gradcam_layer="conv5_block3_out",
+            weights_url_dir="resnet/",
+            weights_md5="2cb95161c43110f7111970584f804107",
+            weights_md5_notop="4d473c1dd8becc155b73f8504c6f6626",
+            size_mb=98,
+            top1=0.749,
+            top5=0.921,
+            params_m=25.6,
+            depth=107,
+            year=2015,
         ),
-        _spec(
-            "inception_v3",
-            "InceptionV3",
-            "inception_v3",
-            "InceptionV3",
-            299,
-            "mixed10",
-            "inception_v3/",
-            "9a0d58056eeedaa3f26cb7ebd46da564",
-            92,
-            0.779,
-            0.937,
-            23.9,
-            189,
-            2015,
+        ModelSpec(
+            name="inception_v3",
+            display_name="InceptionV3",
+            keras_module="inception_v3",
+            constructor_name="InceptionV3",
+            input_size=299,
+            min_input_size=75,
+            preprocess_mode="tf",
+            gradcam_layer="mixed10",
+            weights_url_dir="inception_v3/",
+            weights_md5="9a0d58056eeedaa3f26cb7ebd46da564",
+            weights_md5_notop="bcbd6486424b2319ff4ef7d526e38f63",
+            size_mb=92,
+            top1=0.779,
+            top5=0.937,
+            params_m=23.9,
+            depth=189,
+            year=2015,
         ),
-        _spec(
-            "xception",
-            "Xception",
-            "xception",
-            "Xception",
-            299,
-            "block14_sepconv2_act",
-            "xception/",
-            "0a58e3b7378bc2990ea3b43d5981f1f6",
-            88,
-            0.790,
-            0.945,
-            22.9,
-            81,
-            2016,
+        ModelSpec(
+            name="xception",
+            display_name="Xception",
+            keras_module="xception",
+            constructor_name="Xception",
+            input_size=299,
+            min_input_size=71,
+            preprocess_mode="tf",
+            gradcam_layer="block14_sepconv2_act",
+            weights_url_dir="xception/",
+            weights_md5="0a58e3b7378bc2990ea3b43d5981f1f6",
+            weights_md5_notop="b0042744bf5b25fce3cb969f33bebb97",
+            size_mb=88,
+            top1=0.790,
+            top5=0.945,
+            params_m=22.9,
+            depth=81,
+            year=2016,
         ),
     )
 }

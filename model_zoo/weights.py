@@ -63,8 +63,10 @@ class WeightsSource:
             return keras_cache_dir() / name
         return None
 
-    def keras_argument(self, spec: ModelSpec) -> str | None:
+    def keras_argument(self, spec: ModelSpec, *, notop: bool = False) -> str | None:
         """The ``weights=`` argument for the Keras constructor: a local file, or None.
+
+        ``notop`` asks for the headless file (``include_top=False``, fine-tuning).
 
         For ``imagenet`` this is Keras' own download-and-cache step (``keras.utils.get_file``
         with the URL and MD5 the constructor would use), done before the model is built so
@@ -76,26 +78,28 @@ class WeightsSource:
         if self.kind == "random":
             return None
         if self.kind == "imagenet":
-            return _download(spec, self)
-        path = self.local_file(spec)
+            return _download(spec, self, notop)
+        path = self.local_file(spec, notop=notop)
         assert path is not None
         if not path.is_file():
-            raise MissingWeightsError(spec, missing_message(spec, self))
+            raise MissingWeightsError(spec, missing_message(spec, self, notop=notop))
         return str(path)
 
 
-def _download(spec: ModelSpec, source: WeightsSource) -> str:
+def _download(spec: ModelSpec, source: WeightsSource, notop: bool) -> str:
     import keras
 
+    file = spec.weights_file_notop if notop else spec.weights_file
+    md5 = spec.weights_md5_notop if notop else spec.weights_md5
     try:
         return keras.utils.get_file(
-            spec.weights_file, spec.weights_url, cache_subdir="models", file_hash=spec.weights_md5
+            file, spec.weights_url(notop), cache_subdir="models", file_hash=md5
         )
     except Exception as err:  # Keras raises a bare Exception when the fetch fails
         # "URL fetch failure on URL: None -- [Errno -2] Name or service not known"
         reason = str(err).splitlines()[0].split(" -- ")[-1][:160] if str(err) else ""
         raise MissingWeightsError(
-            spec, missing_message(spec, source, reason or type(err).__name__)
+            spec, missing_message(spec, source, reason or type(err).__name__, notop=notop)
         ) from None
 
 
@@ -105,16 +109,19 @@ def keras_cache_dir() -> Path:
     return Path(home) / "models"
 
 
-def missing_message(spec: ModelSpec, source: WeightsSource, reason: str = "") -> str:
+def missing_message(
+    spec: ModelSpec, source: WeightsSource, reason: str = "", *, notop: bool = False
+) -> str:
     """One paragraph saying which file is missing and how to provide it."""
+    file = spec.weights_file_notop if notop else spec.weights_file
     why = f" ({reason})" if reason else ""
     if source.kind == "folder":
         where = f"is not in the weights folder {source.folder}{why}"
     else:
         where = f"could not be downloaded{why}"
     return (
-        f"{spec.display_name} weights are missing: {spec.weights_file} {where}. "
-        f"Download it from {spec.weights_url} and put it in {keras_cache_dir()} (Keras' "
+        f"{spec.display_name} weights are missing: {file} {where}. "
+        f"Download it from {spec.weights_url(notop)} and put it in {keras_cache_dir()} (Keras' "
         f"cache) or in a folder named by {ENV_VAR}=/path/to/folder; or set "
         f"{ENV_VAR}=random to try the app with meaningless random weights."
     )

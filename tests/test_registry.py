@@ -39,8 +39,12 @@ def test_weights_file_is_the_one_keras_downloads(name):
     spec = MODELS[name]
     keras_source = inspect.getsource(inspect.getmodule(spec.constructor))
     assert spec.weights_md5 in keras_source
+    assert spec.weights_md5_notop in keras_source
     assert spec.weights_url_dir in keras_source
-    assert spec.weights_url.endswith("/" + spec.weights_file)
+    assert spec.weights_url().endswith("/" + spec.weights_file)
+    assert spec.weights_url(notop=True).endswith("/" + spec.weights_file_notop)
+    assert f"min_size={spec.min_input_size}," in keras_source
+    assert f'mode="{spec.preprocess_mode}"' in keras_source
 
 
 def test_facts_follow_the_keras_table():
