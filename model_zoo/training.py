@@ -519,7 +519,7 @@ def _fit(
             epochs=epochs,
             batch_size=batch_size,
             verbose=0,
-            shuffle=True,
+            shuffle=batch_size is not None,  # tf.data inputs are shuffled by their pipeline
             callbacks=callbacks,
         )
         stopped = False

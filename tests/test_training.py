@@ -1,0 +1,247 @@
+"""Training with random weights at small image sizes: both paths, Stop, cache, export."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from model_zoo.export import export_zip, load_exported, write_export
+from model_zoo.registry import MODELS
+from model_zoo.training import (
+    FEATURES,
+    TrainConfig,
+    TrainingStopped,
+    preprocessing_layer,
+    stratified_split,
+    train,
+)
+from model_zoo.weights import WeightsSource
+
+RANDOM = WeightsSource("random")
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_preprocessing_layer_equals_the_familys_function(name, rng):
+    spec = MODELS[name]
+    pixels = rng.uniform(0, 255, (2, 8, 8, 3)).astype(np.float32)
+    ours = np.asarray(preprocessing_layer(spec)(pixels))
+    np.testing.assert_allclose(
+        ours, np.asarray(spec.preprocess_input(pixels.copy())), rtol=1e-5, atol=1e-4
+    )
+
+
+def test_stratified_split_keeps_class_proportions_and_is_seeded():
+    labels = np.repeat([0, 1, 2], [10, 20, 5])
+    train_idx, val_idx = stratified_split(labels, 0.2, seed=3)
+    assert sorted(np.concatenate([train_idx, val_idx]).tolist()) == list(range(35))
+    assert np.bincount(labels[val_idx]).tolist() == [2, 4, 1]
+    again = stratified_split(labels, 0.2, seed=3)
+    assert np.array_equal(again[1], val_idx)
+    assert not np.array_equal(stratified_split(labels, 0.2, seed=4)[1], val_idx)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"epochs": 0}, "Epochs must be 1..100; got 0"),
+        ({"batch_size": 1000}, "Batch size must be 1..256"),
+        ({"learning_rate": 0}, "Learning rate must be in"),
+        ({"val_split": 0.9}, "Validation split must be between 0.05 and 0.5"),
+        ({"image_size": 40, "backbone": "xception"}, "Image size for Xception must be 71..299"),
+        ({"head": "mlp"}, "Unknown head 'mlp'"),
+        ({"backbone": "alexnet"}, "Unknown model 'alexnet'"),
+    ],
+)
+def test_bad_settings_are_refused(change, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**change).validated()
+
+
+@pytest.mark.slow
+def test_cached_feature_path_trains_evaluates_and_caches(colour_dataset):
+    FEATURES.clear()
+    phases, epochs = [], []
+    config = TrainConfig(
+        backbone="resnet50", head="gap", epochs=3, batch_size=8, image_size=48, early_stopping=False
+    )
+    result = train(
+        colour_dataset,
+        config,
+        RANDOM,
+        on_progress=lambda p: phases.append(p.phase),
+        on_epoch=epochs.append,
+    )
+    assert [e.epoch for e in epochs] == [1, 2, 3]
+    assert all(e.phase == "training head" and np.isfinite(e.val_loss) for e in epochs)
+    assert "extracting features" in phases and "loading images" in phases
+    assert result.model.input_shape == (None, 48, 48, 3)
+    ev = result.evaluation
+    assert ev.confusion.sum() == len(ev.labels) == 6  # 2 of 8 per class held out
+    assert ev.accuracy == pytest.approx(np.trace(ev.confusion) / 6)
+    assert [c.name for c in ev.per_class] == list(colour_dataset.classes)
+    assert result.best_epoch == 1 + int(np.argmin([e.val_loss for e in epochs]))
+    assert result.feature_images_per_second > 0
+
+    phases.clear()
+    again = train(colour_dataset, config, RANDOM, on_progress=lambda p: phases.append(p.phase))
+    assert "extracting features" not in phases  # one backbone pass per dataset and backbone
+    assert again.feature_seconds == 0.0
+
+
+@pytest.mark.slow
+def test_full_path_with_augmentation_and_unfreezing(colour_dataset):
+    config = TrainConfig(
+        backbone="resnet50",
+        head="gap_dropout",
+        epochs=1,
+        batch_size=8,
+        image_size=48,
+        augment=True,
+        unfreeze=5,
+        fine_tune_epochs=1,
+        early_stopping=False,
+    )
+    phases = []
+    result = train(colour_dataset, config, RANDOM, on_progress=lambda p: phases.append(p.phase))
+    assert [h.phase for h in result.history] == ["training head", "fine-tuning"]
+    assert "extracting features" not in phases  # augmentation: images every epoch
+    # the exported model has no augmentation layers: they only act while training
+    assert not [layer for layer in result.model.layers if "augment" in layer.name]
+    assert result.model.input_shape == (None, 48, 48, 3)
+
+
+@pytest.mark.slow
+def test_unfreezing_trains_top_layers_only_and_keeps_batchnorm(colour_dataset, monkeypatch):
+    import model_zoo.training as training
+
+    built = {}
+    real = training.build_backbone
+
+    def spy(spec, weights, size):
+        built["backbone"] = real(spec, weights, size)
+        built["before"] = {
+            layer.name: [w.copy() for w in layer.get_weights()]
+            for layer in built["backbone"].layers
+        }
+        return built["backbone"]
+
+    monkeypatch.setattr(training, "build_backbone", spy)
+    config = TrainConfig(
+        backbone="resnet50",
+        head="gap",
+        epochs=1,
+        batch_size=8,
+        image_size=48,
+        unfreeze=5,
+        fine_tune_epochs=2,
+        early_stopping=False,
+        learning_rate=0.05,
+    )
+    result = train(colour_dataset, config, RANDOM)
+    assert [h.phase for h in result.history] == ["training head", "fine-tuning", "fine-tuning"]
+    backbone, before = built["backbone"], built["before"]
+
+    def changed(name):
+        return any(
+            not np.array_equal(a, b)
+            for a, b in zip(before[name], backbone.get_layer(name).get_weights(), strict=True)
+        )
+
+    # the kept weights are the best epoch's: fine-tuned top layers only if that epoch was one
+    # of the fine-tuning stage, else the frozen stage's weights restored exactly
+    assert changed("conv5_block3_3_conv") == (result.best_epoch > 1)
+    assert not changed("conv5_block3_3_bn")  # BatchNorm: frozen, statistics untouched
+    assert not changed("conv1_conv")  # below the top 5 layers
+    assert not backbone.trainable  # left frozen after the run
+
+
+@pytest.mark.slow
+def test_unfreeze_top_layers_leaves_batchnorm_and_lower_layers_frozen():
+    from model_zoo.training import _unfreeze_top, build_backbone
+
+    backbone = build_backbone(MODELS["resnet50"], RANDOM, 48)
+    _unfreeze_top(backbone, 5)
+    trainable = [layer.name for layer in backbone.layers if layer.trainable]
+    top5 = [layer.name for layer in backbone.layers[-5:]]
+    assert trainable == [n for n in top5 if not n.endswith("_bn")]
+    assert "conv5_block3_3_conv" in trainable and "conv5_block3_3_bn" in top5
+
+
+@pytest.mark.slow
+def test_stop_ends_within_one_batch_and_keeps_the_best_weights(colour_dataset):
+    stop = threading.Event()
+    batches_after_stop = []
+
+    def on_epoch(log):
+        if log.epoch == 2:
+            stop.set()
+
+    def on_progress(progress):
+        if stop.is_set() and progress.phase == "training head":
+            batches_after_stop.append(progress)
+
+    config = TrainConfig(
+        backbone="resnet50",
+        head="gap",
+        epochs=50,
+        batch_size=4,
+        image_size=48,
+        augment=True,
+        early_stopping=False,
+    )
+    result = train(
+        colour_dataset, config, RANDOM, stop=stop, on_epoch=on_epoch, on_progress=on_progress
+    )
+    assert result.stopped
+    assert len(result.history) == 2  # epoch 3 never finished
+    assert len(batches_after_stop) <= 1  # at most the batch already under way
+    assert result.best_epoch in (1, 2)
+    assert result.evaluation.loss == pytest.approx(
+        min(h.val_loss for h in result.history), rel=0.05
+    )
+
+
+@pytest.mark.slow
+def test_stop_before_the_first_epoch_keeps_nothing(colour_dataset):
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(TrainingStopped):
+        train(
+            colour_dataset,
+            TrainConfig(backbone="resnet50", image_size=48, epochs=2),
+            RANDOM,
+            stop=stop,
+        )
+
+
+@pytest.mark.slow
+def test_export_reloads_in_safe_mode_with_the_same_predictions(colour_dataset, tmp_path, rng):
+    import zipfile
+
+    config = TrainConfig(
+        backbone="vgg16", head="dense_dropout", epochs=1, batch_size=8, image_size=40
+    )
+    result = train(colour_dataset, config, RANDOM)
+    paths = write_export(result, tmp_path / "out")
+    assert [p.name for p in paths] == [
+        "model.keras",
+        "labels.json",
+        "MODEL_CARD.md",
+        "metrics.json",
+    ]
+    reloaded = load_exported(tmp_path / "out" / "model.keras")
+    assert not [layer for layer in reloaded.layers if type(layer).__name__ == "Lambda"]
+    pixels = rng.uniform(0, 255, (4, 40, 40, 3)).astype(np.float32)
+    np.testing.assert_allclose(
+        np.asarray(reloaded(pixels)), np.asarray(result.model(pixels)), rtol=1e-5, atol=1e-6
+    )
+    card = (tmp_path / "out" / "MODEL_CARD.md").read_text()
+    assert "VGG16 + dense_dropout" in card and "random weights" in card
+    assert "class_a, class_b, class_c" in card
+    with zipfile.ZipFile(__import__("io").BytesIO(export_zip(result))) as zf:
+        assert sorted(zf.namelist()) == [
+            "MODEL_CARD.md",
+            "labels.json",
+            "metrics.json",
+            "model.keras",
+        ]
