@@ -1,7 +1,7 @@
-"""Command line: ``python -m model_zoo classify IMAGE... [--models] [--top] [--json]``.
+"""Command line: ``python -m model_zoo classify IMAGE...`` and ``finetune DATA.zip --out DIR``.
 
-Exit status: 0 on success, 2 on bad input (unreadable image, unknown model, bad setting,
-missing weights) with one line on stderr and no traceback.
+Exit status: 0 on success, 2 on bad input (unreadable image or zip, unknown model, bad
+setting, missing weights) with one line on stderr and no traceback.
 """
 
 from __future__ import annotations
@@ -10,12 +10,17 @@ import argparse
 import contextlib
 import io
 import json
+import signal
 import sys
+import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from model_zoo.datasets import DatasetError, extract_dataset
 from model_zoo.images import RESIZE_MODES, ImageError, load_image
 from model_zoo.registry import MODELS, parse_model_list
+from model_zoo.training import HEADS, EpochLog, TrainConfig
 from model_zoo.weights import ENV_VAR, MissingWeightsError, weights_source
 
 EXIT_BAD_INPUT = 2
@@ -58,10 +63,46 @@ def build_parser() -> argparse.ArgumentParser:
         default="squash",
         help="squash the whole photo (Keras default) or centre-crop it",
     )
-    classify.add_argument(
-        "--weights",
-        default=None,
-        help=f"imagenet, random or a folder of Keras .h5 files (default: ${ENV_VAR} or imagenet)",
+    weights_help = (
+        f"imagenet, random or a folder of Keras .h5 files (default: ${ENV_VAR} or imagenet)"
+    )
+    classify.add_argument("--weights", default=None, help=weights_help)
+
+    tune = sub.add_parser("finetune", help="train a new head on a zip of class folders")
+    tune.add_argument("data", metavar="DATA.zip")
+    tune.add_argument("--backbone", default="resnet50", help=", ".join(MODELS))
+    tune.add_argument("--head", default="gap_dropout", help=", ".join(HEADS))
+    tune.add_argument("--epochs", type=int, default=10)
+    tune.add_argument("--batch-size", type=int, default=32)
+    tune.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    tune.add_argument("--val-split", type=float, default=0.2)
+    tune.add_argument("--augment", action="store_true", help="random flip, rotation and zoom")
+    tune.add_argument(
+        "--unfreeze",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then fine-tune the top N backbone layers at a tenth of the rate",
+    )
+    tune.add_argument("--fine-tune-epochs", type=int, default=5)
+    tune.add_argument("--no-early-stopping", action="store_true")
+    tune.add_argument("--patience", type=int, default=3)
+    tune.add_argument(
+        "--image-size",
+        type=int,
+        default=0,
+        help="input side (default: the backbone's own, 224 or 299)",
+    )
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--weights", default=None, help=weights_help)
+    tune.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="receives model.keras, labels.json, MODEL_CARD.md, metrics.json",
+    )
+    tune.add_argument(
+        "--json-progress", action="store_true", help="print one JSON object per epoch on stdout"
     )
     return parser
 
@@ -142,12 +183,109 @@ def _classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finetune(args: argparse.Namespace) -> int:
+    config = TrainConfig(
+        backbone=args.backbone.lower(),
+        head=args.head,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        val_split=args.val_split,
+        augment=args.augment,
+        early_stopping=not args.no_early_stopping,
+        patience=args.patience,
+        unfreeze=args.unfreeze,
+        fine_tune_epochs=args.fine_tune_epochs,
+        image_size=args.image_size,
+        seed=args.seed,
+    )
+    try:
+        config.validated()
+        source = weights_source(args.weights)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    try:
+        data = Path(args.data).read_bytes()
+    except OSError as err:
+        raise UsageError(f"{args.data}: cannot read the file ({err.strerror or err})") from None
+
+    from model_zoo.export import write_export
+    from model_zoo.training import TrainingStopped, train
+
+    stop = threading.Event()
+
+    def on_interrupt(signum: int, frame: object) -> None:  # first Ctrl-C: stop, keep best
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    stdout = sys.stdout  # bound now: training runs with stdout redirected (Keras' chatter)
+
+    def on_epoch(log: EpochLog) -> None:
+        if args.json_progress:
+            print(
+                json.dumps(
+                    {
+                        "epoch": log.epoch,
+                        "loss": log.loss,
+                        "accuracy": log.accuracy,
+                        "val_loss": log.val_loss,
+                        "val_accuracy": log.val_accuracy,
+                        "seconds": round(log.seconds, 3),
+                        "phase": log.phase,
+                    }
+                ),
+                file=stdout,
+                flush=True,
+            )
+        else:
+            print(
+                f"epoch {log.epoch:3d} {log.phase:<13} loss {log.loss:.4f} acc "
+                f"{log.accuracy:.3f}  val_loss {log.val_loss:.4f} val_acc "
+                f"{log.val_accuracy:.3f}  {log.seconds:.1f} s",
+                file=stdout,
+                flush=True,
+            )
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        with tempfile.TemporaryDirectory(prefix="model_zoo_job_") as job:
+            try:
+                dataset = extract_dataset(data, Path(job))
+                with contextlib.redirect_stdout(sys.stderr):  # Keras download chatter
+                    result = train(dataset, config, source, stop=stop, on_epoch=on_epoch)
+            except DatasetError as err:
+                raise UsageError(f"{args.data}: {err}") from None
+            except MissingWeightsError as err:
+                raise UsageError(str(err)) from None
+            except TrainingStopped:
+                print("stopped before the first epoch finished; nothing saved", file=sys.stderr)
+                return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    with contextlib.redirect_stdout(io.StringIO()):
+        write_export(result, out)
+    ev = result.evaluation
+    print(
+        f"{'stopped' if result.stopped else 'done'}: val_accuracy {ev.accuracy:.3f}, "
+        f"val_loss {ev.loss:.4f} (best epoch {result.best_epoch}); saved to {out}",
+        file=sys.stderr,
+    )
+    for name, why in dataset.skipped:
+        print(f"skipped {name}: {why}", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the CLI and returns its exit status."""
     try:
         args = build_parser().parse_args(argv)
         if args.command == "classify":
             return _classify(args)
+        if args.command == "finetune":
+            return _finetune(args)
         raise UsageError(f"unknown command {args.command!r}")
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -88,3 +88,116 @@ def test_weights_folder_without_the_file_exits_2(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr
     assert "vgg19_weights_tf_dim_ordering_tf_kernels.h5 is not in the weights folder" in lines[0]
+
+
+def run_finetune(tmp_path, data: bytes, *args: str) -> subprocess.CompletedProcess:
+    """Runs ``finetune`` with its own TMPDIR, so leftovers of the job folder are visible."""
+    zip_path = tmp_path / "data.zip"
+    zip_path.write_bytes(data)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "MODEL_ZOO_WEIGHTS": "random",
+        "PYTHONPATH": str(ROOT),
+        "TMPDIR": str(scratch),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "model_zoo", "finetune", str(zip_path), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_finetune_prints_json_lines_and_writes_a_reloadable_model(tmp_path):
+    from tests.conftest import colour_class_zip
+
+    out = tmp_path / "out"
+    proc = run_finetune(
+        tmp_path,
+        colour_class_zip(),
+        "--backbone",
+        "resnet50",
+        "--epochs",
+        "3",
+        "--image-size",
+        "48",
+        "--batch-size",
+        "8",
+        "--no-early-stopping",
+        "--out",
+        str(out),
+        "--json-progress",
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["epoch"] for line in lines] == [1, 2, 3]
+    for line in lines:
+        assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"} <= set(line)
+        assert 0 <= line["val_accuracy"] <= 1 and line["seconds"] > 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "MODEL_CARD.md",
+        "labels.json",
+        "metrics.json",
+        "model.keras",
+    ]
+    labels = json.loads((out / "labels.json").read_text())
+    assert labels["classes"] == ["class_a", "class_b", "class_c"]
+    assert labels["input_size"] == 48
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["history"]) == 3 and metrics["val_images"] == 6
+    assert list((tmp_path / "tmp").iterdir()) == []  # the job folder is gone
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--epochs", "0"], "Epochs must be 1..100"),
+        (["--backbone", "lenet"], "Unknown model 'lenet'"),
+        (["--head", "mlp"], "Unknown head 'mlp'"),
+        (["--image-size", "20"], "Image size for ResNet50 must be 32..224"),
+        (["--val-split", "0.9"], "Validation split"),
+        (["--lr", "fast"], "invalid float value"),
+    ],
+)
+def test_finetune_bad_settings_exit_2(tmp_path, args, message):
+    proc = run_finetune(tmp_path, b"unused", *args, "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ({"../evil.jpg": b"x", "a/1.jpg": b"x"}, "points outside the archive"),
+        ({"only/1.jpg": b"x"}, "not a usable image|at least"),
+    ],
+)
+def test_finetune_refused_zip_exits_2_and_writes_nothing(tmp_path, entries, message):
+    import io
+    import re
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    proc = run_finetune(tmp_path, buf.getvalue(), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.search(message, lines[0]), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert not (tmp_path / "evil.jpg").exists() and not (tmp_path / "out").exists()
+
+
+def test_finetune_truncated_zip_exits_2(tmp_path):
+    proc = run_finetune(tmp_path, b"PK\x03\x04 truncated", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().endswith("not a zip file, or a truncated one")
