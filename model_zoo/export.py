@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from model_zoo import runtime
 from model_zoo.training import HEADS, TrainResult
 
 MODEL_FILE = "model.keras"
@@ -131,6 +132,6 @@ def export_zip(result: TrainResult) -> bytes:
 
 def load_exported(path: Path) -> Any:
     """Reloads an exported model with Keras' safe mode on (no custom objects needed)."""
-    import keras
+    keras = runtime.keras()
 
     return keras.saving.load_model(path, safe_mode=True)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
+from model_zoo import runtime
+
 _WEIGHTS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 
@@ -62,6 +64,7 @@ class ModelSpec:
     @property
     def module(self) -> ModuleType:
         """The ``keras.applications.<family>`` module (imports Keras on first use)."""
+        runtime.keras()  # TensorFlow and Keras imported once, under runtime's lock
         return importlib.import_module(f"keras.applications.{self.keras_module}")
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import cache
 from types import ModuleType
 
@@ -29,9 +30,11 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
 @cache
-def tensorflow() -> ModuleType:
-    """Imports TensorFlow once, with thread pools sized to this container's CPUs."""
+def _import_tensorflow() -> ModuleType:
     quiet_tensorflow()
     import tensorflow as tf
 
@@ -42,6 +45,25 @@ def tensorflow() -> ModuleType:
     except RuntimeError:
         pass  # TensorFlow was already initialised by someone else; keep its settings.
     return tf
+
+
+def tensorflow() -> ModuleType:
+    """Imports TensorFlow once, with thread pools sized to this container's CPUs.
+
+    Thread-safe: two threads importing TensorFlow at once (a training thread and a page)
+    can otherwise see a half-initialised module.
+    """
+    with _IMPORT_LOCK:
+        return _import_tensorflow()
+
+
+def keras() -> ModuleType:
+    """Imports Keras (on TensorFlow) under the same lock; use it for every lazy import."""
+    with _IMPORT_LOCK:
+        _import_tensorflow()
+        import keras as keras_module
+
+        return keras_module
 
 
 def release_free_memory() -> None:

@@ -233,7 +233,7 @@ def preprocessing_layer(spec: ModelSpec) -> Any:
     tf mode is a ``Rescaling``; caffe mode (RGB→BGR, minus the ImageNet means) is a fixed
     1×1 convolution. Built-in layers serialise without custom objects or a ``Lambda``.
     """
-    import keras
+    keras = runtime.keras()
 
     if spec.preprocess_mode == "tf":
         return keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")
@@ -248,7 +248,7 @@ def preprocessing_layer(spec: ModelSpec) -> Any:
 
 def head_layers(head: str, n_classes: int, seed: int = 0) -> list[Any]:
     """The head's layers; the first one turns the backbone's feature map into a vector."""
-    import keras
+    keras = runtime.keras()
 
     out = keras.layers.Dense(n_classes, activation="softmax", name="predictions")
     if head == "dense_dropout":
@@ -415,7 +415,7 @@ def _keras_callbacks(
     epoch_offset: int,
     deadline: float | None,
 ) -> Any:
-    import keras
+    keras = runtime.keras()
 
     class Live(keras.callbacks.Callback):
         """Per-batch progress, per-epoch logs, and the Stop button within one batch."""
@@ -462,7 +462,7 @@ class _BestWeights:
     SaveModelCallback): restored when a stage ends, whether it finished or was stopped."""
 
     def __init__(self, model: Any, best: float = np.inf, weights: list | None = None) -> None:
-        import keras
+        keras = runtime.keras()
 
         self.model, self.best, self.weights = model, best, weights
         outer = self
@@ -498,7 +498,7 @@ def _fit(
     batch_size: int | None = None,
 ) -> bool:
     """Runs ``model.fit``; returns True when it was stopped (button or time limit)."""
-    import keras
+    keras = runtime.keras()
 
     callbacks = [
         _keras_callbacks(
@@ -530,7 +530,7 @@ def _fit(
 
 
 def _compile(model: Any, rate: float) -> None:
-    import keras
+    keras = runtime.keras()
 
     model.compile(
         optimizer=keras.optimizers.Adam(rate),
@@ -582,7 +582,7 @@ def train(
         TrainingStopped: stopped before a single epoch finished (no model to keep).
         MissingWeightsError: the backbone's weights are not available.
     """
-    import keras
+    keras = runtime.keras()
 
     config.validated()
     runtime.tensorflow()
@@ -731,7 +731,7 @@ def train(
 
 def _with_augmentation(model: Any, pixels_in: Any, config: TrainConfig) -> Any:
     """The model to fit: ``model`` itself, or flip/rotation/zoom in front of it."""
-    import keras
+    keras = runtime.keras()
 
     if not config.augment:
         return model
@@ -748,7 +748,7 @@ def _with_augmentation(model: Any, pixels_in: Any, config: TrainConfig) -> Any:
 
 
 def _unfreeze_top(backbone: Any, n_layers: int) -> None:
-    import keras
+    keras = runtime.keras()
 
     backbone.trainable = True
     layers = backbone.layers

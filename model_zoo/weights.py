@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from model_zoo import runtime
 from model_zoo.registry import ModelSpec
 
 ENV_VAR = "MODEL_ZOO_WEIGHTS"
@@ -87,7 +88,7 @@ class WeightsSource:
 
 
 def _download(spec: ModelSpec, source: WeightsSource, notop: bool) -> str:
-    import keras
+    keras = runtime.keras()
 
     file = spec.weights_file_notop if notop else spec.weights_file
     md5 = spec.weights_md5_notop if notop else spec.weights_md5

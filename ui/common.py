@@ -9,7 +9,11 @@ from ui.models import current_weights
 
 # The sidebar navigation, the same on every page (Streamlit's own list of pages/ is hidden
 # in .streamlit/config.toml because it can only show file names).
-NAV = (("app.py", "Home", "🏠"), ("pages/compare.py", "Compare", "🔍"))
+NAV = (
+    ("app.py", "Home", "🏠"),
+    ("pages/compare.py", "Compare", "🔍"),
+    ("pages/finetune.py", "Fine-tune", "🎓"),
+)
 
 RANDOM_BANNER = (
     "🎲 **Random weights are in use: every prediction on this page is "

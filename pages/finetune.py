@@ -1,0 +1,317 @@
+"""Fine-tune: teach one of the backbones your own classes from a zip of class folders."""
+
+import numpy as np
+import streamlit as st
+
+from model_zoo.devices import device_info
+from model_zoo.export import export_zip
+from model_zoo.images import UPLOAD_TYPES, ImageError, load_image, thumbnail
+from model_zoo.jobs import ServerBusy, TrainingJob
+from model_zoo.labels import ClassScore
+from model_zoo.registry import MODELS
+from model_zoo.training import HEADS, TrainConfig, TrainResult
+from ui.charts import confusion_figure, counts_figure, history_figure, topk_figure
+from ui.common import page_setup
+from ui.finetune import current_run, prepare, start_run
+
+MAX_ZIP_MB = 200
+IMBALANCE_WARNING = 3.0
+
+source = page_setup("Fine-tune", "🎓")
+if source is None:
+    st.stop()
+
+st.title("🎓 Fine-tune")
+st.caption(
+    "Teach a backbone your own classes: upload a zip whose folders are the classes "
+    "(`cats/…`, `dogs/…`), check the data, pick settings, train, then download a model "
+    "that takes raw photos and reloads anywhere."
+)
+
+# --- Data ------------------------------------------------------------------------------------
+upload = st.file_uploader(
+    "Dataset: a .zip of class folders", type=["zip"], key="dataset_zip", max_upload_size=MAX_ZIP_MB
+)
+if upload is None:
+    st.info(
+        "Upload a zip to start. One folder per class, at least 2 classes and 5 images in "
+        "each; a single wrapping folder is fine. JPEG, PNG, WebP, GIF, BMP and TIFF are "
+        "read; other files are skipped and listed."
+    )
+    st.stop()
+prepared = prepare(upload.name, upload.getvalue())
+del upload  # the bytes are not kept past extraction
+if prepared.error:
+    st.error(f"**{prepared.name}** refused: {prepared.error}.")
+    st.stop()
+dataset = prepared.dataset
+assert dataset is not None
+
+st.subheader("Your data")
+left, right = st.columns([2, 3])
+with left:
+    st.markdown(f"**{len(dataset.classes)} classes, {dataset.size} images** from `{prepared.name}`")
+    st.plotly_chart(counts_figure(dataset.counts), key="counts", config={"displayModeBar": False})
+    if dataset.imbalance() >= IMBALANCE_WARNING:
+        st.warning(
+            f"Imbalanced classes: the largest has {dataset.imbalance():.1f}× the images "
+            "of the smallest. Accuracy can look good while the small classes are "
+            "mostly wrong; watch their recall in the results."
+        )
+    if dataset.skipped:
+        with st.expander(f"{len(dataset.skipped)} files skipped"):
+            st.dataframe([{"file": n, "why": why} for n, why in dataset.skipped], hide_index=True)
+with right:
+    for name, files in zip(dataset.classes, dataset.files, strict=True):
+        st.markdown(f"**{name}** · {len(files)} images")
+        st.image([str(p) for p in files[:6]], width=72)
+
+# --- Settings --------------------------------------------------------------------------------
+st.subheader("Settings")
+with st.form("settings"):
+    c1, c2, c3 = st.columns(3)
+    backbone = c1.selectbox(
+        "Backbone", list(MODELS), index=2, format_func=lambda n: MODELS[n].display_name
+    )
+    head = c1.radio("Head", list(HEADS), index=2, format_func=HEADS.get)
+    epochs = c2.slider("Epochs", 1, 50, 10)
+    batch_size = c2.select_slider("Batch size", [8, 16, 32, 64, 128], value=32)
+    learning_rate = c2.select_slider(
+        "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=1e-3, format_func=lambda v: f"{v:g}"
+    )
+    val_split = c2.slider(
+        "Validation split", 0.1, 0.4, 0.2, 0.05, help="Held out, stratified per class, seeded."
+    )
+    image_size = c3.select_slider(
+        "Image size",
+        [96, 128, 160, 192, 224, 299],
+        value=224,
+        help="Smaller is faster. Capped at the backbone's own input size (224 or 299).",
+    )
+    augment = c3.toggle(
+        "Augmentation (flip, rotation, zoom)",
+        value=False,
+        help="Off: each image goes through the backbone once and the head "
+        "trains on cached features (fast). On: the full model sees "
+        "fresh variations every epoch (slower).",
+    )
+    early_stopping = c3.toggle("Early stopping", value=True)
+    unfreeze = c3.number_input(
+        "Then fine-tune the top N backbone layers (0 = off)",
+        0,
+        200,
+        0,
+        help="A second stage at a tenth of the learning rate; BatchNorm stays in inference mode.",
+    )
+    fine_tune_epochs = c3.number_input("Fine-tuning epochs", 1, 50, 5)
+    submitted = st.form_submit_button("Train", type="primary", icon="🚀")
+
+run = current_run()
+if submitted:
+    spec = MODELS[backbone]
+    config = TrainConfig(
+        backbone=backbone,
+        head=head,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        val_split=val_split,
+        augment=augment,
+        early_stopping=early_stopping,
+        unfreeze=int(unfreeze),
+        fine_tune_epochs=int(fine_tune_epochs),
+        image_size=min(image_size, spec.input_size)
+        if image_size >= spec.min_input_size
+        else spec.min_input_size,
+    )
+    if run is not None and run.job.running:
+        st.warning("This session is already training; stop it first.")
+    else:
+        try:
+            run = start_run(prepared, config, source)
+        except ServerBusy as err:
+            st.warning(str(err))
+        except ValueError as err:
+            st.error(str(err))
+
+
+# --- Live progress ---------------------------------------------------------------------------
+def live_panel(job: TrainingJob) -> None:
+    """Phase, progress, curves, device and the Stop button; polled while training runs."""
+    snap = job.snapshot()
+    with st.container(border=True, key="live"):
+        top = st.columns([3, 1])
+        progress = snap.progress
+        if snap.state == "running" and progress is not None:
+            epoch = f" · epoch {progress.epoch}/{progress.epochs}" if progress.epochs else ""
+            eta = (
+                f" · about {progress.eta_seconds:.0f} s left"
+                if progress.eta_seconds is not None
+                else ""
+            )
+            top[0].markdown(f"**{progress.phase.capitalize()}**{epoch}")
+            top[0].progress(
+                min(progress.done / max(progress.total, 1), 1.0),
+                text=f"batch {progress.done}/{progress.total}{eta}",
+            )
+        elif snap.state == "running":
+            top[0].markdown("**Starting…** (building the backbone)")
+        with top[1]:
+            info = device_info()
+            st.markdown(f"🖥️ {info.summary}")
+            for gpu in info.gpus:
+                if gpu.memory_total_mib:
+                    st.caption(
+                        f"{gpu.name}: {gpu.memory_used_mib:,.0f} / "
+                        f"{gpu.memory_total_mib:,.0f} MiB · "
+                        f"{gpu.utilization_percent or 0:.0f}% busy"
+                    )
+            if snap.state == "running":
+                st.button(
+                    "Stop",
+                    icon="⏹️",
+                    on_click=job.stop,
+                    key="stop",
+                    disabled=snap.stop_requested,
+                    type="primary",
+                )
+        if snap.history:
+            a, b = st.columns(2)
+            a.plotly_chart(history_figure(snap.history, "loss"), key="loss_chart")
+            b.plotly_chart(history_figure(snap.history, "accuracy"), key="acc_chart")
+    if snap.state != "running" and st.session_state.get("live_was_running"):
+        st.session_state.live_was_running = False
+        st.rerun()  # the whole page, so the results appear
+    st.session_state.live_was_running = snap.state == "running"
+
+
+if run is not None:
+    st.subheader("Training")
+    if run.job.running:
+        st.fragment(run_every=1.0)(live_panel)(run.job)
+    else:
+        live_panel(run.job)
+    snapshot = run.job.snapshot()
+    if snapshot.error:
+        (st.info if snapshot.state == "stopped" else st.error)(snapshot.error)
+
+
+# --- Results ---------------------------------------------------------------------------------
+def show_results(result: TrainResult) -> None:
+    ev = result.evaluation
+    st.subheader("Results")
+    if result.stopped:
+        st.info(
+            f"Stopped after {len(result.history)} epochs; the model keeps the weights of "
+            f"epoch {result.best_epoch}, the one with the lowest validation loss."
+        )
+    m = st.columns(4)
+    m[0].metric("Validation accuracy", f"{ev.accuracy:.1%}")
+    m[1].metric("Validation loss", f"{ev.loss:.3f}")
+    m[2].metric("Best epoch", f"{result.best_epoch} of {len(result.history)}")
+    m[3].metric("Training time", f"{result.seconds:.0f} s")
+    st.caption(f"Judged on {len(ev.labels)} held-out images the model never trained on.")
+
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Confusion matrix** — click a cell to see its images")
+        event = st.plotly_chart(
+            confusion_figure(ev.confusion, result.classes),
+            key="confusion",
+            on_select="rerun",
+            selection_mode="points",
+        )
+        points = getattr(getattr(event, "selection", None), "points", None) or []
+        cells = [
+            (result.classes.index(p["y"]), result.classes.index(p["x"]))
+            for p in points
+            if p.get("x") in result.classes and p.get("y") in result.classes
+        ]
+        options = [
+            (i, j)
+            for i in range(len(result.classes))
+            for j in range(len(result.classes))
+            if ev.confusion[i, j]
+        ]
+        picked = st.selectbox(
+            "Images where",
+            options,
+            index=options.index(cells[0]) if cells and cells[0] in options else None,
+            placeholder="pick a cell",
+            format_func=lambda c: (
+                f"true {result.classes[c[0]]} → predicted "
+                f"{result.classes[c[1]]} ({ev.confusion[c]})"
+            ),
+        )
+        if picked is not None:
+            indices = ev.cell(*picked)
+            st.image(
+                [ev.thumbnails[i] for i in indices[:24]],
+                width=96,
+                caption=[f"{ev.probabilities[i, picked[1]]:.0%}" for i in indices[:24]],
+            )
+    with right:
+        st.markdown("**Per class**")
+        st.dataframe(
+            [
+                {
+                    "class": c.name,
+                    "precision": round(c.precision, 3),
+                    "recall": round(c.recall, 3),
+                    "F1": round(c.f1, 3),
+                    "images": c.support,
+                }
+                for c in ev.per_class
+            ],
+            hide_index=True,
+        )
+
+    mistakes = ev.mistakes(12)
+    st.markdown("**Most confident mistakes**")
+    if mistakes:
+        pred = ev.predictions
+        st.image(
+            [ev.thumbnails[i] for i in mistakes],
+            width=110,
+            caption=[
+                f"said {result.classes[pred[i]]} ({ev.probabilities[i, pred[i]]:.0%}), "
+                f"is {result.classes[ev.labels[i]]}"
+                for i in mistakes
+            ],
+        )
+    else:
+        st.caption("None: every validation image was classified right.")
+
+    st.markdown("**Try it** — a new photo through your model")
+    photo = st.file_uploader("Photo", type=list(UPLOAD_TYPES), key="try_photo")
+    if photo is not None:
+        try:
+            image = load_image(photo.getvalue())
+        except ImageError as err:
+            st.warning(f"**{photo.name}**: {err}.")
+        else:
+            probs = result.predict([image])[0]
+            order = np.argsort(-probs)[: min(5, len(probs))]
+            a, b = st.columns([1, 2])
+            a.image(thumbnail(image, 256))
+            b.plotly_chart(
+                topk_figure(
+                    [ClassScore(result.classes[i], "", int(i), float(probs[i])) for i in order]
+                ),
+                key="try_chart",
+            )
+
+    cfg = result.config
+    st.download_button(
+        "Download the model (.zip: model.keras, labels.json, model card, metrics)",
+        data=lambda: export_zip(result),
+        file_name=f"model_zoo_{cfg.backbone}_{cfg.head}.zip",
+        mime="application/zip",
+        icon="📦",
+        type="primary",
+        on_click="ignore",
+    )
+
+
+if run is not None and (final := run.job.snapshot()).result is not None:
+    show_results(final.result)

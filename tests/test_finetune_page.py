@@ -1,0 +1,97 @@
+"""AppTest of the Fine-tune page: upload, summary, train, results, Stop, refusal."""
+
+import io
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import colour_class_zip
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def finetune_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    return at.switch_page("pages/finetune.py").run()
+
+
+def by_label(widgets, label):
+    return next(w for w in widgets if w.label == label)
+
+
+def upload_and_set(at: AppTest, epochs: int, augment: bool = False) -> AppTest:
+    at.file_uploader(key="dataset_zip").set_value(
+        ("colours.zip", colour_class_zip(), "application/zip")
+    ).run()
+    by_label(at.select_slider, "Image size").set_value(96)
+    by_label(at.slider, "Epochs").set_value(epochs)
+    by_label(at.select_slider, "Batch size").set_value(8)
+    by_label(at.toggle, "Augmentation (flip, rotation, zoom)").set_value(augment)
+    return at
+
+
+def wait_for(run, condition, timeout=300):
+    deadline = time.monotonic() + timeout
+    while not condition(run.job.snapshot()):
+        assert time.monotonic() < deadline, "training did not get there in time"
+        time.sleep(0.2)
+
+
+def test_from_upload_to_results(cat_bytes):
+    at = finetune_page()
+    assert "Upload a zip to start" in at.info[0].value
+    at = upload_and_set(at, epochs=2)
+    assert not at.exception
+    assert any("3 classes, 24 images" in m.value for m in at.markdown)
+    assert len(at.get("plotly_chart")) == 1  # images per class
+    by_label(at.button, "Train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run = at.session_state["run"]
+    assert run.job.join(timeout=300)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    assert set(metrics) >= {"Validation accuracy", "Validation loss", "Best epoch"}
+    assert metrics["Best epoch"].endswith("of 2")
+    per_class = at.dataframe[-1].value
+    assert list(per_class["class"]) == ["class_a", "class_b", "class_c"]
+    charts = len(at.get("plotly_chart"))
+    assert charts == 4  # counts, loss, accuracy, confusion
+    cell = by_label(at.selectbox, "Images where")
+    cell.select_index(0).run()
+    assert not at.exception
+    at.file_uploader(key="try_photo").set_value(("cat.jpg", cat_bytes, "image/jpeg")).run()
+    assert len(at.get("plotly_chart")) == charts + 1  # the try-it top-k
+    assert at.get("download_button")
+
+
+def test_stop_keeps_the_best_weights_and_shows_results():
+    at = upload_and_set(finetune_page(), epochs=50, augment=True)
+    by_label(at.button, "Train").click().run()
+    run = at.session_state["run"]
+    wait_for(run, lambda s: len(s.history) >= 1)
+    at.button(key="stop").click().run()
+    assert run.job.join(timeout=120)
+    at.run()
+    assert not at.exception
+    snap = run.job.snapshot()
+    assert snap.state == "stopped" and snap.result is not None
+    assert len(snap.result.history) < 50
+    assert any("Stopped after" in i.value for i in at.info)
+
+
+def test_refused_zip_says_why_and_keeps_the_app_alive():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("../../evil.jpg", b"x")
+    at = finetune_page()
+    at.file_uploader(key="dataset_zip").set_value(
+        ("evil.zip", buf.getvalue(), "application/zip")
+    ).run()
+    assert not at.exception
+    assert any("evil.zip" in e.value and "points outside the archive" in e.value for e in at.error)
+    assert not [b for b in at.button if b.label == "Train"]

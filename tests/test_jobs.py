@@ -1,0 +1,61 @@
+"""Jobs in threads: the server-wide cap, Stop, and Compare running while a model trains."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from model_zoo.jobs import ServerBusy, TrainingJob
+from model_zoo.training import TrainConfig
+from model_zoo.weights import WeightsSource
+
+pytestmark = pytest.mark.slow
+RANDOM = WeightsSource("random")
+
+
+def test_second_training_is_told_busy_while_compare_keeps_working(colour_dataset, classifiers, rng):
+    config = TrainConfig(
+        backbone="resnet50",
+        epochs=50,
+        batch_size=4,
+        image_size=64,
+        augment=True,
+        early_stopping=False,
+    )
+    job = TrainingJob.start(colour_dataset, config, RANDOM)
+    try:
+        with pytest.raises(ServerBusy, match="try again"):
+            TrainingJob.start(colour_dataset, config, RANDOM)
+        # eight threads predicting on the shared models while the training runs
+        resnet = classifiers["resnet50"]
+        batches = [rng.uniform(0, 255, (1, 224, 224, 3)).astype(np.float32) for _ in range(8)]
+        serial = [resnet.probabilities(b) for b in batches]
+        with ThreadPoolExecutor(8) as pool:
+            parallel = list(pool.map(resnet.probabilities, batches))
+        for a, b in zip(serial, parallel, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+        assert job.running
+    finally:
+        job.stop()
+        assert job.join(timeout=120)
+    # the slot is free again once the first job has ended
+    second = TrainingJob.start(
+        colour_dataset, TrainConfig(backbone="resnet50", epochs=1, image_size=48), RANDOM
+    )
+    assert second.join(timeout=300)
+    assert second.snapshot().state == "done"
+
+
+def test_failure_is_reported_in_one_line(colour_dataset, tmp_path):
+    job = TrainingJob.start(
+        colour_dataset,
+        TrainConfig(backbone="xception", epochs=1),
+        WeightsSource("folder", tmp_path),
+    )
+    assert job.join(timeout=120)
+    snap = job.snapshot()
+    assert snap.state == "failed" and snap.result is None
+    assert (
+        "xception_weights_tf_dim_ordering_tf_kernels_notop.h5 is not in the weights folder"
+        in snap.error
+    )
