@@ -10,6 +10,7 @@ preprocessing is made of built-in layers, so it reloads anywhere with no custom 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -281,7 +282,10 @@ def build_backbone(spec: ModelSpec, weights: WeightsSource, size: int) -> Any:
 
 
 def _strategy() -> Any:
+    """Several machines (``TF_CONFIG`` set): MultiWorkerMirrored; several GPUs: Mirrored."""
     tf = runtime.tensorflow()
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
@@ -599,6 +603,7 @@ def train(
     feature_seconds = images_per_second = 0.0
 
     with _strategy().scope():
+        on_progress(Progress("building the backbone", 0, 1))
         backbone = build_backbone(spec, weights, size)
         pre = preprocessing_layer(spec)
         head = head_layers(config.head, n_classes, config.seed)

@@ -150,12 +150,18 @@ def live_panel(job: TrainingJob) -> None:
                 else ""
             )
             top[0].markdown(f"**{progress.phase.capitalize()}**{epoch}")
+            unit = "image" if progress.phase == "loading images" else "batch"
             top[0].progress(
                 min(progress.done / max(progress.total, 1), 1.0),
-                text=f"batch {progress.done}/{progress.total}{eta}",
+                text=f"{unit} {progress.done}/{progress.total}{eta}",
             )
         elif snap.state == "running":
-            top[0].markdown("**Starting…** (building the backbone)")
+            top[0].markdown("**Starting…**")
+        elif snap.history:
+            how = {"done": "Finished", "stopped": "Stopped"}.get(snap.state, "Failed")
+            tuned = sum(h.phase == "fine-tuning" for h in snap.history)
+            detail = f" ({tuned} of them fine-tuning)" if tuned else ""
+            top[0].markdown(f"**{how}** after {len(snap.history)} epochs{detail}.")
         with top[1]:
             info = device_info()
             st.markdown(f"🖥️ {info.summary}")
