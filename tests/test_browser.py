@@ -113,3 +113,33 @@ def test_upload_a_photo_and_see_five_result_panels(app_url, tmp_path):
             browser.close()
     assert shot.stat().st_size > 20_000
     print(f"screenshot: {shot}")
+
+
+def test_train_in_the_browser_and_click_a_confusion_cell(app_url, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.conftest import colour_class_zip
+
+    data = tmp_path / "colours.zip"
+    data.write_bytes(colour_class_zip(per_class=10, side=64))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 3400})
+            page.goto(f"{app_url}/finetune")
+            page.locator("input[type=file]").first.set_input_files(str(data))
+            expect(page.get_by_text("3 classes, 30 images")).to_be_visible(timeout=60_000)
+            page.get_by_role("button", name="Train").click()
+            expect(page.locator(".st-key-live")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("Most confident mistakes", exact=True)).to_be_visible(
+                timeout=300_000
+            )
+            confusion = page.locator(".stPlotlyChart").nth(3).locator(".nsewdrag").first
+            box = confusion.bounding_box()
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            expect(page.get_by_text("true class_b → predicted")).to_be_visible(timeout=30_000)
+            assert page.locator("[data-testid='stException']").count() == 0
+            page.screenshot(path=str(tmp_path / "finetune.png"))
+        finally:
+            browser.close()
+    assert (tmp_path / "finetune.png").stat().st_size > 20_000
