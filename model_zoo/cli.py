@@ -1,4 +1,5 @@
-"""Command line: ``python -m model_zoo classify IMAGE...`` and ``finetune DATA.zip --out DIR``.
+"""Command line: ``classify IMAGE...``, ``explain IMAGE --model M --out PNG`` and
+``finetune DATA.zip --out DIR``.
 
 Exit status: 0 on success, 2 on bad input (unreadable image or zip, unknown model, bad
 setting, missing weights) with one line on stderr and no traceback.
@@ -17,9 +18,13 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from PIL import Image
+
 from model_zoo.datasets import DatasetError, extract_dataset
 from model_zoo.images import RESIZE_MODES, ImageError, load_image
-from model_zoo.registry import MODELS, parse_model_list
+from model_zoo.labels import class_index as class_index_of
+from model_zoo.labels import imagenet_classes
+from model_zoo.registry import MODELS, get_spec, parse_model_list
 from model_zoo.training import HEADS, EpochLog, TrainConfig
 from model_zoo.weights import ENV_VAR, MissingWeightsError, weights_source
 
@@ -67,6 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
         f"imagenet, random or a folder of Keras .h5 files (default: ${ENV_VAR} or imagenet)"
     )
     classify.add_argument("--weights", default=None, help=weights_help)
+
+    explain = sub.add_parser("explain", help="Grad-CAM heatmap over the photo, as a PNG")
+    explain.add_argument("image", metavar="IMAGE")
+    explain.add_argument("--model", required=True, help=", ".join(MODELS))
+    explain.add_argument(
+        "--class",
+        dest="class_",
+        default=None,
+        metavar="LABEL|INDEX",
+        help="ImageNet class to explain, e.g. tabby or 281 (default: top-1)",
+    )
+    explain.add_argument("--out", required=True, metavar="PNG")
+    explain.add_argument("--opacity", type=float, default=0.45)
+    explain.add_argument("--resize", choices=RESIZE_MODES, default="squash")
+    explain.add_argument("--weights", default=None, help=weights_help)
 
     tune = sub.add_parser("finetune", help="train a new head on a zip of class folders")
     tune.add_argument("data", metavar="DATA.zip")
@@ -183,6 +203,40 @@ def _classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    try:
+        spec = get_spec(args.model.lower())
+        class_index = None if args.class_ is None else class_index_of(args.class_)
+        source = weights_source(args.weights)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if not 0 <= args.opacity <= 1:
+        raise UsageError(f"--opacity must be between 0 and 1, got {args.opacity}")
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise UsageError(f"--out must name a .png file, got {args.out!r}")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out: the folder {out.parent} does not exist")
+    [image] = _read_images([args.image])
+
+    from model_zoo.explain import explain, overlay
+    from model_zoo.inference import load_classifier
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            classifier = load_classifier(spec.name, source)
+    except MissingWeightsError as err:
+        raise UsageError(str(err)) from None
+    result = explain(classifier, image, class_index, args.resize)
+    Image.fromarray(overlay(image, result.heatmap, args.opacity, args.resize)).save(out)
+    label = imagenet_classes()[result.class_index][1]
+    print(
+        f"{spec.display_name}: explained {label} (class {result.class_index}, "
+        f"{result.score:.1%}) -> {out}"
+    )
+    return 0
+
+
 def _finetune(args: argparse.Namespace) -> int:
     config = TrainConfig(
         backbone=args.backbone.lower(),
@@ -286,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _classify(args)
         if args.command == "finetune":
             return _finetune(args)
+        if args.command == "explain":
+            return _explain(args)
         raise UsageError(f"unknown command {args.command!r}")
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
