@@ -1,14 +1,17 @@
 """Compare: every model's top-5 on the same photo, side by side, and where they agree."""
 
+import numpy as np
 import streamlit as st
 
 from model_zoo.examples import EXAMPLES, get_example
+from model_zoo.explain import DEFAULT_OPACITY, overlay
 from model_zoo.images import RESIZE_MODES, UPLOAD_TYPES, ImageError, load_image, thumbnail
-from model_zoo.inference import Comparison
+from model_zoo.inference import Comparison, Prediction
+from model_zoo.labels import imagenet_classes
 from model_zoo.registry import MODELS
 from ui.charts import topk_figure
 from ui.common import page_setup
-from ui.models import compare_images, forget_failed_loads, get_classifiers
+from ui.models import compare_images, forget_failed_loads, get_classifiers, gradcam_heatmap
 
 MAX_IMAGES = 12
 RESIZE_LABELS = {
@@ -32,6 +35,26 @@ with st.sidebar:
     resize_mode = st.radio(
         "Resize to the model's input", RESIZE_MODES, format_func=RESIZE_LABELS.get
     )
+    st.divider()
+    explain_on = st.toggle(
+        "Explain (Grad-CAM)",
+        key="explain",
+        help="Under each model, where it looked: a heatmap of the regions "
+        "that raised the score of the class explained.",
+    )
+    if explain_on:
+        opacity = st.slider("Heatmap opacity", 0.0, 1.0, DEFAULT_OPACITY, 0.05)
+        picked_class = st.selectbox(
+            "Class explained",
+            [None, *range(1000)],
+            key="explain_class",
+            format_func=lambda i: (
+                "each model's own top-1"
+                if i is None
+                else imagenet_classes()[i][1].replace("_", " ")
+            ),
+            help="Or click a bar in a model's top-5 to explain that class for that model.",
+        )
 
 # --- Photo input -----------------------------------------------------------------------
 where = st.radio(
@@ -91,15 +114,36 @@ with st.spinner("Classifying…"):
     results = compare_images(classifiers, photos, 5, resize_mode)
 
 
-def show_comparison(result: Comparison) -> None:
-    """One column per model, then the agreement panel."""
+def explained_class(event: object, pred: Prediction) -> int:
+    """A bar clicked in this model's chart, else the picker's class, else the top-1."""
+    points = getattr(getattr(event, "selection", None), "points", None) or []
+    if points and "point_index" in points[0]:
+        return pred.top[::-1][points[0]["point_index"]].index  # bars are drawn bottom-up
+    return pred.top[0].index if picked_class is None else picked_class
+
+
+def show_comparison(result: Comparison, photo: np.ndarray) -> None:
+    """One column per model (with its Grad-CAM when Explain is on), then the agreement."""
     for column, pred in zip(st.columns(len(result.predictions)), result.predictions, strict=True):
         spec = MODELS[pred.model]
         with column, st.container(border=True, key=f"result-{pred.model}"):
             st.markdown(f"**{spec.display_name}**")
-            st.plotly_chart(
-                topk_figure(pred.top), key=f"chart-{pred.model}", config={"displayModeBar": False}
+            event = st.plotly_chart(
+                topk_figure(pred.top),
+                key=f"chart-{pred.model}",
+                config={"displayModeBar": False},
+                on_select="rerun" if explain_on else "ignore",
+                selection_mode="points",
             )
+            if explain_on:
+                target = explained_class(event, pred)
+                heat = gradcam_heatmap(by_name[pred.model], photo, target, resize_mode)
+                label = imagenet_classes()[target][1].replace("_", " ")
+                st.image(
+                    overlay(photo, heat, opacity, resize_mode),
+                    width="stretch",
+                    caption=f"why {label} ({pred.probabilities[target]:.1%})",
+                )
             st.caption(
                 f"⏱️ {pred.ms:.0f} ms · {spec.params_m:.1f} M parameters · "
                 f"{spec.size_mb} MB · input {spec.input_size}×{spec.input_size} · "
@@ -141,10 +185,11 @@ def show_comparison(result: Comparison) -> None:
             )
 
 
+by_name = {c.name: c for c in classifiers}
 if len(photos) == 1:
     left, _ = st.columns([1, 3])
     left.image(thumbnail(photos[0], 320), caption=names_ok[0])
-    show_comparison(results[0])
+    show_comparison(results[0], photos[0])
 else:
     st.subheader(f"{len(photos)} photos: each model's first choice")
     header = st.columns([1] + [2] * len(classifiers))
@@ -158,4 +203,4 @@ else:
             cell.markdown(f"{pred.top[0].pretty}  \n`{pred.top[0].score:.1%}`")
     st.divider()
     pick = st.selectbox("Details for", range(len(photos)), format_func=names_ok.__getitem__)
-    show_comparison(results[pick])
+    show_comparison(results[pick], photos[pick])

@@ -4,8 +4,9 @@ import numpy as np
 import streamlit as st
 
 from model_zoo.devices import device_info
+from model_zoo.explain import explain_finetuned, overlay
 from model_zoo.export import export_zip
-from model_zoo.images import UPLOAD_TYPES, ImageError, load_image, thumbnail
+from model_zoo.images import UPLOAD_TYPES, ImageError, load_image
 from model_zoo.jobs import ServerBusy, TrainingJob
 from model_zoo.labels import ClassScore
 from model_zoo.registry import MODELS
@@ -299,7 +300,12 @@ def show_results(result: TrainResult) -> None:
             probs = result.predict([image])[0]
             order = np.argsort(-probs)[: min(5, len(probs))]
             a, b = st.columns([1, 2])
-            a.image(thumbnail(image, 256))
+            why = explain_finetuned(result.model, image)
+            a.image(
+                overlay(image, why.heatmap),
+                width="stretch",
+                caption=f"why {result.classes[why.class_index]} (Grad-CAM)",
+            )
             b.plotly_chart(
                 topk_figure(
                     [ClassScore(result.classes[i], "", int(i), float(probs[i])) for i in order]

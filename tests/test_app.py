@@ -139,3 +139,19 @@ def test_missing_weights_are_explained_not_a_traceback(setting, monkeypatch, tmp
         assert any(b.label == "Retry loading the missing models" for b in at.button)
     finally:
         current_weights.clear()
+
+
+def test_explain_shows_five_heatmaps_and_follows_the_class_picker():
+    at = compare_page()
+    at.button(key="example-cat").click().run()
+    photos_only = len(at.image)  # the four examples and the photo itself
+    at.toggle(key="explain").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.image) == photos_only + 5
+    captions = [img.proto.imgs[0].caption for img in at.image[photos_only:]]
+    assert all(c.startswith("why ") for c in captions)
+    at.selectbox(key="explain_class").set_value(281).run()
+    captions = [img.proto.imgs[0].caption for img in at.image[photos_only:]]
+    assert len(captions) == 5 and all(c.startswith("why tabby (") for c in captions)
+    at.toggle(key="explain").set_value(False).run()
+    assert len(at.image) == photos_only  # Explain off: no heatmap is computed or shown

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from model_zoo.explain import explain
 from model_zoo.images import ResizeMode
 from model_zoo.inference import Classifier, Comparison, compare, load_classifier
 from model_zoo.weights import MissingWeightsError, WeightsSource, weights_source
@@ -91,4 +92,32 @@ def compare_images(
         resize_mode,
         classifiers,
         images,
+    )
+
+
+@st.cache_data(show_spinner="Explaining…", max_entries=256)
+def _heatmap_cached(
+    digest: str,
+    name: str,
+    weights: str,
+    class_index: int,
+    resize_mode: str,
+    _classifier: Classifier,
+    _image: np.ndarray,
+) -> np.ndarray:
+    return explain(_classifier, _image, class_index, resize_mode).heatmap  # type: ignore[arg-type]
+
+
+def gradcam_heatmap(
+    classifier: Classifier, image: np.ndarray, class_index: int, resize_mode: ResizeMode = "squash"
+) -> np.ndarray:
+    """Grad-CAM heatmap, computed on demand and cached per (image, model, class, resize)."""
+    return _heatmap_cached(
+        image_digest(image),
+        classifier.name,
+        str(current_weights()),
+        class_index,
+        resize_mode,
+        classifier,
+        image,
     )
