@@ -109,6 +109,21 @@ def test_upload_a_photo_and_see_five_result_panels(app_url, tmp_path):
             assert page.locator("[data-testid='stSidebarNav']").count() == 0
             shot = tmp_path / "compare.png"
             page.screenshot(path=str(shot), full_page=True)
+
+            # Explain: five heatmaps; clicking the 5th row of a top-5 explains that class
+            page.get_by_text("Explain (Grad-CAM)").click()
+            captions = page.locator(".st-key-result-resnet50 [data-testid='stImageCaption']")
+            expect(captions).to_have_count(1, timeout=120_000)
+            first = captions.inner_text()
+            for name in MODELS:  # one heatmap under each model
+                expect(
+                    page.locator(f".st-key-result-{name} [data-testid='stImage']")
+                ).to_have_count(1, timeout=120_000)
+            plot = page.locator(".st-key-result-resnet50 .nsewdrag").first.bounding_box()
+            page.mouse.click(plot["x"] + plot["width"] * 0.6, plot["y"] + plot["height"] * 0.9)
+            expect(captions).not_to_have_text(first, timeout=60_000)
+            assert captions.inner_text().startswith("why ")
+            page.screenshot(path=str(tmp_path / "explain.png"), full_page=True)
         finally:
             browser.close()
     assert shot.stat().st_size > 20_000

@@ -36,6 +36,7 @@ def topk_figure(top: Sequence[ClassScore], color: str = "#1f77b4", height: int =
     fig.update_layout(
         height=height,
         margin=dict(l=0, r=10, t=10, b=10),
+        hovermode="y",  # the whole row hovers and clicks, even for a 0.1% sliver of a bar
         xaxis=dict(range=[0, 100], ticksuffix="%", showgrid=True),
         yaxis=dict(
             automargin=True,
