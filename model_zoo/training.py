@@ -10,6 +10,7 @@ preprocessing is made of built-in layers, so it reloads anywhere with no custom 
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -600,6 +601,27 @@ def train(
     pixels = load_pixels(paths, size, stop, on_progress)
     n_classes = len(dataset.classes)
     history: list[EpochLog] = []
+    fit = functools.partial(
+        _fit,
+        steps=-(-len(train_idx) // config.batch_size),
+        config=config,
+        stop=stop,
+        on_progress=on_progress,
+        on_epoch=on_epoch,
+        history=history,
+        deadline=deadline,
+    )
+
+    @functools.cache
+    def image_data() -> tuple[tuple[Any, None], Any]:
+        """Training and validation pipelines over the images, built once if a stage needs them."""
+        train_data = _image_dataset(
+            pixels[train_idx], labels[train_idx], config.batch_size, True, config.seed
+        )
+        return (train_data, None), _image_dataset(
+            pixels[val_idx], labels[val_idx], config.batch_size, False, 0
+        )
+
     feature_seconds = images_per_second = 0.0
 
     with _strategy().scope():
@@ -613,7 +635,6 @@ def train(
             x = layer(x)
         model = keras.Model(pixels_in, x, name=f"{spec.name}_{config.head}")
 
-        stopped = False
         if config.uses_cached_features:
             pooled = config.head != "dense_dropout"
             key = (
@@ -639,45 +660,21 @@ def train(
             head_model = keras.Model(features_in, y, name="head")
             _compile(head_model, config.learning_rate)
             best = _BestWeights(head_model)
-            stopped = _fit(
+            stopped = fit(
                 head_model,
                 (features[train_idx], labels[train_idx]),
                 (features[val_idx], labels[val_idx]),
                 epochs=config.epochs,
-                steps=-(-len(train_idx) // config.batch_size),
                 phase="training head",
-                config=config,
-                stop=stop,
-                on_progress=on_progress,
-                on_epoch=on_epoch,
-                history=history,
                 best=best,
-                deadline=deadline,
                 batch_size=config.batch_size,
             )
         else:
             train_model = _with_augmentation(model, pixels_in, config)
             _compile(train_model, config.learning_rate)
             best = _BestWeights(train_model)
-            stopped = _fit(
-                train_model,
-                (
-                    _image_dataset(
-                        pixels[train_idx], labels[train_idx], config.batch_size, True, config.seed
-                    ),
-                    None,
-                ),
-                _image_dataset(pixels[val_idx], labels[val_idx], config.batch_size, False, 0),
-                epochs=config.epochs,
-                steps=-(-len(train_idx) // config.batch_size),
-                phase="training head",
-                config=config,
-                stop=stop,
-                on_progress=on_progress,
-                on_epoch=on_epoch,
-                history=history,
-                best=best,
-                deadline=deadline,
+            stopped = fit(
+                train_model, *image_data(), epochs=config.epochs, phase="training head", best=best
             )
         if not history:
             raise TrainingStopped("stopped before the first epoch finished")
@@ -691,25 +688,12 @@ def train(
                 best=min(h.val_loss for h in history),
                 weights=train_model.get_weights(),
             )
-            stopped = _fit(
+            stopped = fit(
                 train_model,
-                (
-                    _image_dataset(
-                        pixels[train_idx], labels[train_idx], config.batch_size, True, config.seed
-                    ),
-                    None,
-                ),
-                _image_dataset(pixels[val_idx], labels[val_idx], config.batch_size, False, 0),
+                *image_data(),
                 epochs=config.fine_tune_epochs,
-                steps=-(-len(train_idx) // config.batch_size),
                 phase="fine-tuning",
-                config=config,
-                stop=stop,
-                on_progress=on_progress,
-                on_epoch=on_epoch,
-                history=history,
                 best=best,
-                deadline=deadline,
             )
         backbone.trainable = False
 

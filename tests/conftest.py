@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 os.environ["MODEL_ZOO_WEIGHTS"] = "random"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -64,3 +67,32 @@ def colour_dataset(tmp_path_factory):
     from model_zoo.datasets import extract_dataset
 
     return extract_dataset(colour_class_zip(), tmp_path_factory.mktemp("colour_job"))
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_model_zoo(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """``python -m model_zoo ARGS`` as a user runs it, random weights unless ``env`` says."""
+    environment = {**os.environ, "MODEL_ZOO_WEIGHTS": "random", "PYTHONPATH": str(ROOT), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "model_zoo", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=600,
+    )
+
+
+def assert_parallel_matches_serial(classifier, rng) -> None:
+    """Eight threads predicting on one shared model give the serial results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    size = classifier.spec.input_size
+    batches = [rng.uniform(0, 255, (1, size, size, 3)).astype(np.float32) for _ in range(8)]
+    serial = [classifier.probabilities(b) for b in batches]
+    with ThreadPoolExecutor(8) as pool:
+        parallel = list(pool.map(classifier.probabilities, batches))
+    for a, b in zip(serial, parallel, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

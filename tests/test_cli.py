@@ -1,12 +1,12 @@
 """The CLI as a user runs it: a subprocess, its JSON, its exit codes and one-line errors."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import run_model_zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 CAT = ROOT / "model_zoo" / "data" / "examples" / "cat.jpg"
@@ -14,15 +14,7 @@ ESPRESSO = ROOT / "model_zoo" / "data" / "examples" / "espresso.jpg"
 
 
 def run_cli(*args: str, weights: str = "random") -> subprocess.CompletedProcess:
-    env = {**os.environ, "MODEL_ZOO_WEIGHTS": weights, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "model_zoo", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=600,
-    )
+    return run_model_zoo(*args, MODEL_ZOO_WEIGHTS=weights)
 
 
 @pytest.mark.slow
@@ -96,20 +88,7 @@ def run_finetune(tmp_path, data: bytes, *args: str) -> subprocess.CompletedProce
     zip_path.write_bytes(data)
     scratch = tmp_path / "tmp"
     scratch.mkdir(exist_ok=True)
-    env = {
-        **os.environ,
-        "MODEL_ZOO_WEIGHTS": "random",
-        "PYTHONPATH": str(ROOT),
-        "TMPDIR": str(scratch),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "model_zoo", "finetune", str(zip_path), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=600,
-    )
+    return run_model_zoo("finetune", str(zip_path), *args, TMPDIR=str(scratch))
 
 
 @pytest.mark.slow

@@ -1,8 +1,6 @@
 """Grad-CAM: heatmap values, classes, overlays, the shared models untouched, CLI and page."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +10,7 @@ from PIL import Image
 from model_zoo.explain import explain, explain_finetuned, overlay
 from model_zoo.images import load_image
 from model_zoo.registry import MODELS
+from tests.conftest import run_model_zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 CAT = ROOT / "model_zoo" / "data" / "examples" / "cat.jpg"
@@ -86,15 +85,7 @@ def test_fine_tuned_model_is_explained_too(colour_dataset, cat_bytes, tmp_path):
 
 
 def run_explain(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MODEL_ZOO_WEIGHTS": "random", "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "model_zoo", "explain", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=600,
-    )
+    return run_model_zoo("explain", *args)
 
 
 @pytest.mark.slow

@@ -1,13 +1,11 @@
 """Jobs in threads: the server-wide cap, Stop, and Compare running while a model trains."""
 
-from concurrent.futures import ThreadPoolExecutor
-
-import numpy as np
 import pytest
 
 from model_zoo.jobs import ServerBusy, TrainingJob
 from model_zoo.training import TrainConfig
 from model_zoo.weights import WeightsSource
+from tests.conftest import assert_parallel_matches_serial
 
 pytestmark = pytest.mark.slow
 RANDOM = WeightsSource("random")
@@ -26,14 +24,8 @@ def test_second_training_is_told_busy_while_compare_keeps_working(colour_dataset
     try:
         with pytest.raises(ServerBusy, match="try again"):
             TrainingJob.start(colour_dataset, config, RANDOM)
-        # eight threads predicting on the shared models while the training runs
-        resnet = classifiers["resnet50"]
-        batches = [rng.uniform(0, 255, (1, 224, 224, 3)).astype(np.float32) for _ in range(8)]
-        serial = [resnet.probabilities(b) for b in batches]
-        with ThreadPoolExecutor(8) as pool:
-            parallel = list(pool.map(resnet.probabilities, batches))
-        for a, b in zip(serial, parallel, strict=True):
-            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+        # eight threads predicting on a shared model while the training runs
+        assert_parallel_matches_serial(classifiers["resnet50"], rng)
         assert job.running
     finally:
         job.stop()

@@ -1,8 +1,6 @@
 """Table-driven checks over the registry with random weights: shapes, preprocessing inside
 the compiled call, facts against the built models, thread safety and agreement."""
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pytest
 
@@ -10,6 +8,7 @@ from model_zoo.images import load_image
 from model_zoo.inference import Prediction, agreement, compare
 from model_zoo.labels import top_k
 from model_zoo.registry import MODELS
+from tests.conftest import assert_parallel_matches_serial
 
 pytestmark = pytest.mark.slow
 
@@ -69,13 +68,7 @@ def test_batch_of_images_gives_one_prediction_each(classifiers, cat_bytes):
 
 
 def test_shared_model_is_thread_safe(classifiers, rng):
-    classifier = classifiers["resnet50"]
-    batches = [rng.uniform(0, 255, (1, 224, 224, 3)).astype(np.float32) for _ in range(8)]
-    serial = [classifier.probabilities(b) for b in batches]
-    with ThreadPoolExecutor(8) as pool:
-        parallel = list(pool.map(classifier.probabilities, batches))
-    for a, b in zip(serial, parallel, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert_parallel_matches_serial(classifiers["resnet50"], rng)
 
 
 def _prediction(model: str, probs: np.ndarray) -> Prediction:
