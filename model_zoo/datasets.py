@@ -13,7 +13,6 @@ import os
 import stat
 import unicodedata
 import zipfile
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -312,9 +311,3 @@ def _confine(path: Path, workdir: Path) -> None:
     base = workdir.resolve()
     if Path(os.path.commonpath([base, path.resolve()])) != base:  # belt and braces
         raise DatasetError("refused: a file would be written outside the job folder")
-
-
-def class_counts(labels: np.ndarray, n_classes: int) -> list[int]:
-    """Images per class for integer ``labels``."""
-    counter = Counter(labels.tolist())
-    return [counter.get(i, 0) for i in range(n_classes)]

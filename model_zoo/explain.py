@@ -8,6 +8,7 @@ paper, computed from the layer's own weights rather than by editing its activati
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from collections.abc import Callable
@@ -122,9 +123,7 @@ def _explain(
 ) -> Explanation:
     tf = runtime.tensorflow()
     batch = tf.constant(pixels[None], dtype=tf.float32)
-    if lock is None:
-        lock = threading.Lock()
-    with lock:
+    with lock if lock is not None else contextlib.nullcontext():
         heat, probs, target = function(
             batch, tf.constant(-1 if class_index is None else class_index, dtype=tf.int32)
         )
@@ -149,7 +148,7 @@ def explain(
         raise ValueError(f"Class index {class_index} is out of range 0..999.")
     function = _function_for(classifier, lambda: _classifier_function(classifier))
     pixels = resize(image, classifier.spec.input_size, resize_mode)
-    return _explain(function, pixels, class_index, classifier.name, classifier._lock)
+    return _explain(function, pixels, class_index, classifier.name, classifier.lock)
 
 
 def explain_finetuned(model: Any, image: np.ndarray, class_index: int | None = None) -> Explanation:

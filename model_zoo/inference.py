@@ -90,7 +90,8 @@ class Classifier:
         self.model = model
         self.weights = weights
         self.load_seconds = load_seconds
-        self._lock = threading.Lock()
+        # Shared by every session: one call at a time (Compare and Grad-CAM alike).
+        self.lock = threading.Lock()
         preprocess = spec.preprocess_input
         size = spec.input_size
 
@@ -121,7 +122,7 @@ class Classifier:
                 f"{self.spec.display_name} expects (N, {self.spec.input_size}, "
                 f"{self.spec.input_size}, 3) pixels, got {batch.shape}."
             )
-        with self._lock:
+        with self.lock:
             return np.asarray(self._infer(batch))
 
     def classify(

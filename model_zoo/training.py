@@ -24,7 +24,7 @@ import numpy as np
 from model_zoo import runtime
 from model_zoo.datasets import Dataset
 from model_zoo.images import load_image, resize, thumbnail
-from model_zoo.registry import MODELS, ModelSpec, get_spec
+from model_zoo.registry import ModelSpec, get_spec
 from model_zoo.weights import WeightsSource
 
 HEADS: dict[str, str] = {
@@ -781,7 +781,3 @@ def evaluate(
         labels=labels,
         thumbnails=tuple(thumbnail(p, 128) for p in pixels),
     )
-
-
-def backbone_names() -> list[str]:
-    return list(MODELS)
