@@ -12,6 +12,15 @@ def test_topk_figure_keeps_duplicate_labels_apart_and_best_on_top():
     bar = fig.data[0]
     assert list(bar.y) == [0, 1, 2]  # three bars, even with two "crane"s
     assert list(bar.x) == [10.0, 30.0, 50.0]  # plotted bottom-up: best ends on top
-    assert list(fig.layout.yaxis.ticktext) == ["Staffordshire bul…", "crane", "crane"]
+    labels = [a.text for a in fig.layout.annotations]  # above each bar, bottom-up
+    assert labels == [
+        "Staffordshire bullterrier · <b>10.0%</b>",
+        "crane · <b>30.0%</b>",
+        "crane · <b>50.0%</b>",
+    ]
     assert list(bar.customdata) == ["Staffordshire bullterrier", "crane", "crane"]
-    assert list(bar.text) == ["10.0%", "30.0%", "50.0%"]
+
+
+def test_long_labels_are_shortened():
+    top = [ClassScore("x" * 40, "n0", 0, 0.9)]
+    assert topk_figure(top).layout.annotations[0].text == "x" * 27 + "… · <b>90.0%</b>"

@@ -8,42 +8,50 @@ import plotly.graph_objects as go
 
 from model_zoo.labels import ClassScore
 
-MAX_LABEL = 18  # five charts side by side leave little room for the axis labels
+MAX_LABEL = 28  # the label line spans the chart's width, above its bar
 
 
 def _short(label: str) -> str:
     return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
 
 
-def topk_figure(top: Sequence[ClassScore], color: str = "#1f77b4", height: int = 230) -> go.Figure:
-    """Horizontal bars of a top-k list, best on top, scores as percentages."""
+def topk_figure(top: Sequence[ClassScore], color: str = "#1f77b4", height: int = 250) -> go.Figure:
+    """Horizontal bars of a top-k list, best on top; each label and score sits above its bar
+    (axis labels would be clipped in five narrow columns)."""
     full = [c.pretty for c in top][::-1]
     scores = [c.score * 100 for c in top][::-1]
+    rows = list(range(len(full)))
     fig = go.Figure(
         go.Bar(
             x=scores,
             # Numeric rows, not categories: ImageNet repeats some labels ("crane", "maillot")
             # and a categorical axis would merge their bars.
-            y=list(range(len(full))),
+            y=rows,
+            width=0.4,
             customdata=full,
             orientation="h",
             marker_color=color,
-            text=[f"{s:.1f}%" for s in scores],
-            textposition="auto",
             hovertemplate="%{customdata}: %{x:.2f}%<extra></extra>",
         )
     )
+    for row, label, score in zip(rows, full, scores, strict=True):
+        fig.add_annotation(
+            x=0,
+            y=row + 0.22,
+            xref="x",
+            yref="y",
+            xanchor="left",
+            yanchor="bottom",
+            showarrow=False,
+            font=dict(size=12),
+            text=f"{_short(label)} · <b>{score:.1f}%</b>",
+        )
     fig.update_layout(
         height=height,
-        margin=dict(l=0, r=10, t=10, b=10),
+        margin=dict(l=4, r=4, t=4, b=4),
         hovermode="y",  # the whole row hovers and clicks, even for a 0.1% sliver of a bar
-        xaxis=dict(range=[0, 100], ticksuffix="%", showgrid=True),
-        yaxis=dict(
-            automargin=True,
-            tickmode="array",
-            tickvals=list(range(len(full))),
-            ticktext=[_short(label) for label in full],
-        ),
+        xaxis=dict(range=[0, 100], ticksuffix="%", showgrid=True, dtick=25),
+        yaxis=dict(showticklabels=False, range=[-0.45, len(rows) - 0.2], fixedrange=True),
     )
     return fig
 
