@@ -5,7 +5,7 @@ What Model Zoo does, and whether the weights are there. The other pages live in 
 
 import streamlit as st
 
-from model_zoo.registry import MODELS
+from model_zoo.registry import MODELS, ModelSpec
 from model_zoo.weights import ENV_VAR, keras_cache_dir
 from ui.common import page_setup
 
@@ -43,11 +43,18 @@ st.subheader("Weights")
 if source is not None:
     st.write(source.describe())
     if not source.is_random:
+
+        def present(spec: ModelSpec, notop: bool) -> str:
+            path = source.local_file(spec, notop=notop)
+            return "✅" if path is not None and path.is_file() else "—"
+
         status = [
             {
                 "Model": s.display_name,
-                "File": s.weights_file,
-                "Present": "✅" if (p := source.local_file(s)) and p.is_file() else "—",
+                "Compare file": s.weights_file,
+                "Here": present(s, False),
+                "Fine-tune file (headless)": s.weights_file_notop,
+                "Here ": present(s, True),
             }
             for s in MODELS.values()
         ]

@@ -20,11 +20,16 @@ WeightsKind = Literal["imagenet", "random", "folder"]
 
 
 class MissingWeightsError(RuntimeError):
-    """A model's weights file is neither available locally nor downloadable."""
+    """A model's weights file is neither available locally nor downloadable.
 
-    def __init__(self, spec: ModelSpec, message: str) -> None:
+    ``str()`` is the whole story (for the CLI); ``problem`` is just what is missing, so a page
+    can list several models and say once how to provide the files (``how_to_provide``).
+    """
+
+    def __init__(self, spec: ModelSpec, message: str, problem: str | None = None) -> None:
         super().__init__(message)
         self.spec = spec
+        self.problem = problem or message
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ class WeightsSource:
         path = self.local_file(spec, notop=notop)
         assert path is not None
         if not path.is_file():
-            raise MissingWeightsError(spec, missing_message(spec, self, notop=notop))
+            raise missing_error(spec, self, notop=notop)
         return str(path)
 
 
@@ -99,9 +104,7 @@ def _download(spec: ModelSpec, source: WeightsSource, notop: bool) -> str:
     except Exception as err:  # Keras raises a bare Exception when the fetch fails
         # "URL fetch failure on URL: None -- [Errno -2] Name or service not known"
         reason = str(err).splitlines()[0].split(" -- ")[-1][:160] if str(err) else ""
-        raise MissingWeightsError(
-            spec, missing_message(spec, source, reason or type(err).__name__, notop=notop)
-        ) from None
+        raise missing_error(spec, source, reason or type(err).__name__, notop=notop) from None
 
 
 def keras_cache_dir() -> Path:
@@ -110,22 +113,38 @@ def keras_cache_dir() -> Path:
     return Path(home) / "models"
 
 
-def missing_message(
+def missing_problem(
     spec: ModelSpec, source: WeightsSource, reason: str = "", *, notop: bool = False
 ) -> str:
-    """One paragraph saying which file is missing and how to provide it."""
+    """What is missing, e.g. "vgg16_….h5 could not be downloaded (no network)"."""
     file = spec.weights_file_notop if notop else spec.weights_file
     why = f" ({reason})" if reason else ""
     if source.kind == "folder":
-        where = f"is not in the weights folder {source.folder}{why}"
-    else:
-        where = f"could not be downloaded{why}"
+        return f"{file} is not in the weights folder {source.folder}{why}"
+    return f"{file} could not be downloaded{why}"
+
+
+def how_to_provide(specs: list[ModelSpec], *, notop: bool = False) -> str:
+    """Where to get the files and where to put them (one paragraph for any number)."""
+    urls = ", ".join(spec.weights_url(notop) for spec in specs)
+    one = len(specs) == 1
     return (
-        f"{spec.display_name} weights are missing: {file} {where}. "
-        f"Download it from {spec.weights_url(notop)} and put it in {keras_cache_dir()} (Keras' "
-        f"cache) or in a folder named by {ENV_VAR}=/path/to/folder; or set "
-        f"{ENV_VAR}=random to try the app with meaningless random weights."
+        f"Download {'it' if one else 'them'} from {urls} and put {'it' if one else 'them'} in "
+        f"{keras_cache_dir()} (Keras' cache) or in a folder named by "
+        f"{ENV_VAR}=/path/to/folder; or set {ENV_VAR}=random to try the app with meaningless "
+        "random weights."
     )
+
+
+def missing_error(
+    spec: ModelSpec, source: WeightsSource, reason: str = "", *, notop: bool = False
+) -> MissingWeightsError:
+    """The error for one missing file: which file, why, and how to provide it."""
+    problem = missing_problem(spec, source, reason, notop=notop)
+    message = (
+        f"{spec.display_name} weights are missing: {problem}. {how_to_provide([spec], notop=notop)}"
+    )
+    return MissingWeightsError(spec, message, problem)
 
 
 def weights_source(value: str | None = None) -> WeightsSource:

@@ -9,6 +9,7 @@ from model_zoo.images import RESIZE_MODES, UPLOAD_TYPES, ImageError, load_image,
 from model_zoo.inference import Comparison, Prediction
 from model_zoo.labels import imagenet_classes
 from model_zoo.registry import MODELS
+from model_zoo.weights import how_to_provide
 from ui.charts import topk_figure
 from ui.common import page_setup
 from ui.models import compare_images, forget_failed_loads, get_classifiers, gradcam_heatmap
@@ -102,8 +103,13 @@ if not names:
 # --- Models and inference ----------------------------------------------------------------
 with st.spinner("Loading models (first time only)…"):
     classifiers, errors = get_classifiers(names)
-for error in errors.values():
-    st.error(error, icon="📦")
+if errors:
+    listed = "\n".join(f"- **{MODELS[n].display_name}**: {why}" for n, why in errors.items())
+    st.error(
+        f"**Weights are missing for {len(errors)} of {len(names)} models.**\n\n{listed}"
+        f"\n\n{how_to_provide([MODELS[n] for n in errors])}",
+        icon="📦",
+    )
 if errors and st.button("Retry loading the missing models"):
     forget_failed_loads(list(errors))
     st.rerun()

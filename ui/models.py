@@ -36,11 +36,12 @@ def _load(name: str, weights: str) -> Loaded:
     try:
         return Loaded(load_classifier(name, weights_source(weights)), None)
     except MissingWeightsError as err:
-        return Loaded(None, str(err))
+        return Loaded(None, err.problem)
 
 
 def get_classifiers(names: Sequence[str]) -> tuple[list[Classifier], dict[str, str]]:
-    """Loads (once per process) the named models; returns those loaded and the errors."""
+    """Loads (once per process) the named models; returns those loaded and, by name, what is
+    missing for the others (``weights.how_to_provide`` says how to fix it)."""
     weights = str(current_weights())
     loaded, errors = [], {}
     for name in names:
