@@ -23,7 +23,7 @@ from PIL import Image
 from model_zoo.datasets import DatasetError, extract_dataset
 from model_zoo.images import RESIZE_MODES, ImageError, load_image
 from model_zoo.labels import class_index as class_index_of
-from model_zoo.labels import imagenet_classes
+from model_zoo.labels import pretty_label
 from model_zoo.registry import MODELS, get_spec, parse_model_list
 from model_zoo.training import HEADS, EpochLog, TrainConfig
 from model_zoo.weights import ENV_VAR, MissingWeightsError, weights_source
@@ -229,7 +229,7 @@ def _explain(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     result = explain(classifier, image, class_index, args.resize)
     Image.fromarray(overlay(image, result.heatmap, args.opacity, args.resize)).save(out)
-    label = imagenet_classes()[result.class_index][1]
+    label = pretty_label(result.class_index)
     print(
         f"{spec.display_name}: explained {label} (class {result.class_index}, "
         f"{result.score:.1%}) -> {out}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +13,7 @@ import numpy as np
 
 from model_zoo import runtime
 from model_zoo.images import ResizeMode, resize
-from model_zoo.labels import ClassScore, top_k
+from model_zoo.labels import ClassScore, class_score, top_k
 from model_zoo.registry import ModelSpec, get_spec
 from model_zoo.weights import MissingWeightsError, WeightsSource, weights_source
 
@@ -188,15 +189,12 @@ def agreement(predictions: Sequence[Prediction], top: int = 5) -> Agreement:
         raise ValueError("No predictions to compare.")
     first = {p.model: p.top[0] for p in predictions}
     mean = np.mean([p.probabilities for p in predictions], axis=0)
-    votes: dict[int, int] = {}
-    for choice in first.values():
-        votes[choice.index] = votes.get(choice.index, 0) + 1
+    votes = Counter(choice.index for choice in first.values())
     best_index = max(votes, key=lambda i: (votes[i], mean[i]))
-    consensus = next(c for c in top_k(mean, 1000) if c.index == best_index)
     return Agreement(
         first_choices=first,
         unanimous=len(votes) == 1,
-        consensus=(consensus, votes[best_index]),
+        consensus=(class_score(mean, best_index), votes[best_index]),
         ensemble=tuple(top_k(mean, top)),
     )
 

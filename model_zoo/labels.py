@@ -84,9 +84,20 @@ def top_k(probabilities: np.ndarray, k: int = 5) -> list[ClassScore]:
     if not 1 <= k <= NUM_CLASSES:
         raise ValueError(f"top must be between 1 and {NUM_CLASSES}, got {k}.")
     # Stable sort on the negated scores keeps ties in index order, so results are reproducible.
-    order = np.argsort(-probs, kind="stable")[:k]
-    classes = imagenet_classes()
-    return [
-        ClassScore(label=classes[i][1], class_id=classes[i][0], index=int(i), score=float(probs[i]))
-        for i in order
-    ]
+    return [class_score(probs, int(i)) for i in np.argsort(-probs, kind="stable")[:k]]
+
+
+def class_score(probabilities: np.ndarray, index: int) -> ClassScore:
+    """The ImageNet class ``index`` with its score in ``probabilities``."""
+    class_id, label = imagenet_classes()[index]
+    return ClassScore(
+        label=label,
+        class_id=class_id,
+        index=index,
+        score=float(np.asarray(probabilities).reshape(-1)[index]),
+    )
+
+
+def pretty_label(index: int) -> str:
+    """An ImageNet label as people read it ("golden retriever")."""
+    return imagenet_classes()[index][1].replace("_", " ")

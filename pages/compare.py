@@ -7,7 +7,7 @@ from model_zoo.examples import EXAMPLES, get_example
 from model_zoo.explain import DEFAULT_OPACITY, overlay
 from model_zoo.images import RESIZE_MODES, UPLOAD_TYPES, ImageError, load_image, thumbnail
 from model_zoo.inference import Comparison, Prediction
-from model_zoo.labels import imagenet_classes
+from model_zoo.labels import class_score, pretty_label
 from model_zoo.registry import MODELS
 from model_zoo.weights import how_to_provide
 from ui.charts import topk_figure
@@ -49,11 +49,7 @@ with st.sidebar:
             "Class explained",
             [None, *range(1000)],
             key="explain_class",
-            format_func=lambda i: (
-                "each model's own top-1"
-                if i is None
-                else imagenet_classes()[i][1].replace("_", " ")
-            ),
+            format_func=lambda i: "each model's own top-1" if i is None else pretty_label(i),
             help="Or click a bar in a model's top-5 to explain that class for that model.",
         )
 
@@ -144,11 +140,11 @@ def show_comparison(result: Comparison, photo: np.ndarray) -> None:
             if explain_on:
                 target = explained_class(event, pred)
                 heat = gradcam_heatmap(by_name[pred.model], photo, target, resize_mode)
-                label = imagenet_classes()[target][1].replace("_", " ")
+                explained = class_score(pred.probabilities, target)
                 st.image(
                     overlay(photo, heat, opacity, resize_mode),
                     width="stretch",
-                    caption=f"why {label} ({pred.probabilities[target]:.1%})",
+                    caption=f"why {explained.pretty} ({explained.score:.1%})",
                 )
             st.caption(
                 f"⏱️ {pred.ms:.0f} ms · {spec.params_m:.1f} M parameters · "

@@ -4,7 +4,14 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from model_zoo.labels import NUM_CLASSES, class_index, imagenet_classes, top_k
+from model_zoo.labels import (
+    NUM_CLASSES,
+    class_index,
+    class_score,
+    imagenet_classes,
+    pretty_label,
+    top_k,
+)
 
 
 def test_shipped_index_is_the_standard_file():
@@ -63,3 +70,12 @@ def test_class_index(query, index):
 def test_class_index_refuses(query):
     with pytest.raises(ValueError):
         class_index(query)
+
+
+def test_class_score_and_pretty_label():
+    probs = np.full(NUM_CLASSES, 0.5 / 999)
+    probs[207] = 0.5
+    score = class_score(probs, 207)
+    assert (score.label, score.class_id, score.index) == ("golden_retriever", "n02099601", 207)
+    assert score.score == pytest.approx(0.5)
+    assert pretty_label(207) == "golden retriever"
