@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from model_zoo import runtime
-from model_zoo.images import ResizeMode, resize
+from model_zoo.images import ResizeMode, center_square, resize
 from model_zoo.inference import Classifier
 
 DEFAULT_OPACITY = 0.45
@@ -177,10 +177,7 @@ def overlay(
 
     photo = np.asarray(image, dtype=np.uint8)
     if resize_mode == "crop":
-        side = min(photo.shape[:2])
-        top = (photo.shape[0] - side) // 2
-        left = (photo.shape[1] - side) // 2
-        photo = photo[top : top + side, left : left + side]
+        photo = center_square(photo)
     height, width = photo.shape[:2]
     heat = cv2.resize(
         np.clip(heatmap, 0, 1).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR

@@ -162,14 +162,18 @@ def resize(
     if mode not in RESIZE_MODES:
         raise ValueError(f"Unknown resize mode {mode!r}. Expected one of {list(RESIZE_MODES)}.")
     height, width = (size, size) if isinstance(size, int) else size
-    im = Image.fromarray(np.asarray(image, dtype=np.uint8))
-    if mode == "crop":
-        side = min(im.size)
-        left = (im.width - side) // 2
-        top = (im.height - side) // 2
-        im = im.crop((left, top, left + side, top + side))
+    pixels = np.asarray(image, dtype=np.uint8)
+    im = Image.fromarray(center_square(pixels) if mode == "crop" else pixels)
     im = im.resize((width, height), Image.Resampling.BILINEAR)
     return np.asarray(im, dtype=np.float32)
+
+
+def center_square(image: np.ndarray) -> np.ndarray:
+    """The largest centred square of an image: what "crop" mode shows a model."""
+    side = min(image.shape[:2])
+    top = (image.shape[0] - side) // 2
+    left = (image.shape[1] - side) // 2
+    return image[top : top + side, left : left + side]
 
 
 def thumbnail(image: np.ndarray, max_side: int = 256) -> np.ndarray:
