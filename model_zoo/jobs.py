@@ -103,6 +103,11 @@ class TrainingJob:
             self._history.append(entry)
 
     def _run(self) -> None:
+        # The time limit presses Stop: every phase that honours Stop honours the limit.
+        timer = threading.Timer(self.time_limit, self._stop.set) if self.time_limit else None
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
         try:
             result = train(
                 self.dataset,
@@ -111,7 +116,6 @@ class TrainingJob:
                 stop=self._stop,
                 on_progress=self._on_progress,
                 on_epoch=self._on_epoch,
-                time_limit=self.time_limit,
             )
             with self._lock:
                 self._result = result
@@ -124,6 +128,8 @@ class TrainingJob:
             log.exception("training failed")
             self._finish("failed", f"Training failed: {type(err).__name__}: {err}")
         finally:
+            if timer is not None:
+                timer.cancel()
             _SLOTS.release()
 
     def _finish(self, state: str, error: str) -> None:

@@ -418,7 +418,6 @@ def _keras_callbacks(
     on_epoch: EpochFn,
     history: list[EpochLog],
     epoch_offset: int,
-    deadline: float | None,
 ) -> Any:
     keras = runtime.keras()
 
@@ -430,9 +429,7 @@ def _keras_callbacks(
             self.epoch = epoch
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            if (stop is not None and stop.is_set()) or (
-                deadline is not None and time.perf_counter() > deadline
-            ):
+            if stop is not None and stop.is_set():
                 raise TrainingStopped
             on_progress(
                 Progress(
@@ -499,16 +496,13 @@ def _fit(
     on_epoch: EpochFn,
     history: list[EpochLog],
     best: _BestWeights,
-    deadline: float | None,
     batch_size: int | None = None,
 ) -> bool:
-    """Runs ``model.fit``; returns True when it was stopped (button or time limit)."""
+    """Runs ``model.fit``; returns True when it was stopped."""
     keras = runtime.keras()
 
     callbacks = [
-        _keras_callbacks(
-            phase, epochs, steps, stop, on_progress, on_epoch, history, len(history), deadline
-        ),
+        _keras_callbacks(phase, epochs, steps, stop, on_progress, on_epoch, history, len(history)),
         best.callback,
     ]
     if config.early_stopping:
@@ -545,17 +539,13 @@ def _compile(model: Any, rate: float) -> None:
 
 
 def _image_dataset(
-    pixels: np.ndarray, labels: np.ndarray | None, batch_size: int, shuffle: bool, seed: int
+    pixels: np.ndarray, labels: np.ndarray, batch_size: int, shuffle: bool, seed: int
 ) -> Any:
     tf = runtime.tensorflow()
-    data = tf.data.Dataset.from_tensor_slices(pixels if labels is None else (pixels, labels))
+    data = tf.data.Dataset.from_tensor_slices((pixels, labels))
     if shuffle:
         data = data.shuffle(len(pixels), seed=seed, reshuffle_each_iteration=True)
-
-    def to_float(x: Any, y: Any = None) -> Any:
-        return (tf.cast(x, tf.float32), y) if labels is not None else tf.cast(x, tf.float32)
-
-    return data.batch(batch_size).map(to_float).prefetch(2)
+    return data.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y)).prefetch(2)
 
 
 # --- The run ---------------------------------------------------------------------------------
@@ -569,7 +559,6 @@ def train(
     stop: threading.Event | None = None,
     on_progress: ProgressFn = _noop,
     on_epoch: EpochFn = _noop,
-    time_limit: float | None = None,
 ) -> TrainResult:
     """Trains a new head (and optionally the top of the backbone) on ``dataset``.
 
@@ -580,7 +569,6 @@ def train(
         stop: Set it to end training within one batch; the best weights so far are kept.
         on_progress: Called per batch (and per image while loading).
         on_epoch: Called with each epoch's metrics.
-        time_limit: Wall-clock seconds after which training stops as if Stop was pressed.
 
     Raises:
         ValueError: a bad setting.
@@ -590,10 +578,8 @@ def train(
     keras = runtime.keras()
 
     config.validated()
-    runtime.tensorflow()
     spec, size = config.spec, config.size
     started = time.perf_counter()
-    deadline = started + time_limit if time_limit else None
     keras.utils.set_random_seed(config.seed)
 
     paths, labels = dataset.samples()
@@ -609,7 +595,6 @@ def train(
         on_progress=on_progress,
         on_epoch=on_epoch,
         history=history,
-        deadline=deadline,
     )
 
     @functools.cache

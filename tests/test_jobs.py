@@ -51,3 +51,23 @@ def test_failure_is_reported_in_one_line(colour_dataset, tmp_path):
         "xception_weights_tf_dim_ordering_tf_kernels_notop.h5 is not in the weights folder"
         in snap.error
     )
+
+
+def test_time_limit_stops_the_run_like_the_stop_button(colour_dataset):
+    import time
+
+    config = TrainConfig(
+        backbone="resnet50",
+        epochs=100,
+        batch_size=4,
+        image_size=64,
+        augment=True,
+        early_stopping=False,
+    )
+    start = time.monotonic()
+    job = TrainingJob.start(colour_dataset, config, RANDOM, time_limit=8)
+    assert job.join(timeout=300)
+    snap = job.snapshot()
+    assert snap.state == "stopped" and snap.stop_requested
+    assert len(snap.history) < 100
+    assert time.monotonic() - start < 120  # ended by the limit, not by running 100 epochs
