@@ -32,13 +32,18 @@ class Explanation:
         model: Registry name (or the fine-tuned model's name).
         class_index: The class explained.
         heatmap: ``(h, w)`` float32 in [0, 1] at the explained layer's resolution.
-        score: The model's probability for that class on this image.
+        probabilities: The model's output on this image (the same forward pass).
     """
 
     model: str
     class_index: int
     heatmap: np.ndarray
-    score: float
+    probabilities: np.ndarray
+
+    @property
+    def score(self) -> float:
+        """The model's probability for the class explained."""
+        return float(self.probabilities[self.class_index])
 
 
 # One compiled Grad-CAM function per model object, built on first use.
@@ -127,10 +132,7 @@ def _explain(
         heat, probs, target = function(
             batch, tf.constant(-1 if class_index is None else class_index, dtype=tf.int32)
         )
-    index = int(target)
-    return Explanation(
-        name, index, np.asarray(heat, dtype=np.float32), float(np.asarray(probs)[index])
-    )
+    return Explanation(name, int(target), np.asarray(heat, dtype=np.float32), np.asarray(probs))
 
 
 def explain(

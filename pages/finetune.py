@@ -297,10 +297,10 @@ def show_results(result: TrainResult) -> None:
         except ImageError as err:
             st.warning(f"**{photo.name}**: {err}.")
         else:
-            probs = result.predict([image])[0]
+            why = explain_finetuned(result.model, image)  # its probabilities come along
+            probs = why.probabilities
             order = np.argsort(-probs)[: min(5, len(probs))]
             a, b = st.columns([1, 2])
-            why = explain_finetuned(result.model, image)
             a.image(
                 overlay(image, why.heatmap),
                 width="stretch",

@@ -76,7 +76,9 @@ def test_fine_tuned_model_is_explained_too(colour_dataset, cat_bytes, tmp_path):
     why = explain_finetuned(result.model, photo)
     assert why.heatmap.shape == (2, 2)  # VGG16's last feature map at 64 px
     assert why.heatmap.min() >= 0.0 and why.heatmap.max() <= 1.0
-    assert why.class_index == int(np.argmax(result.predict([photo])[0]))
+    predicted = result.predict([photo])[0]
+    assert why.class_index == int(np.argmax(predicted))
+    np.testing.assert_allclose(why.probabilities, predicted, rtol=1e-4, atol=1e-6)
     write_export(result, tmp_path)  # a reloaded model explains the same way
     again = explain_finetuned(load_exported(tmp_path / "model.keras"), photo)
     np.testing.assert_allclose(again.heatmap, why.heatmap, atol=1e-4)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -36,7 +36,6 @@ class Run:
 
     job: TrainingJob
     prepared: Prepared
-    extra: dict = field(default_factory=dict)
 
 
 def prepare(name: str, data: bytes) -> Prepared:
