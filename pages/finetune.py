@@ -137,7 +137,7 @@ if submitted:
 
 
 # --- Live progress ---------------------------------------------------------------------------
-def live_panel(job: TrainingJob) -> None:
+def live_panel(job: TrainingJob, polling: bool = False) -> None:
     """Phase, progress, curves, device and the Stop button; polled while training runs."""
     snap = job.snapshot()
     with st.container(border=True, key="live"):
@@ -186,16 +186,14 @@ def live_panel(job: TrainingJob) -> None:
             a, b = st.columns(2)
             a.plotly_chart(history_figure(snap.history, "loss"), key="loss_chart")
             b.plotly_chart(history_figure(snap.history, "accuracy"), key="acc_chart")
-    if snap.state != "running" and st.session_state.get("live_was_running"):
-        st.session_state.live_was_running = False
-        st.rerun()  # the whole page, so the results appear
-    st.session_state.live_was_running = snap.state == "running"
+    if polling and snap.state != "running":
+        st.rerun()  # the whole page: it draws this panel once more, unpolled, and the results
 
 
 if run is not None:
     st.subheader("Training")
     if run.job.running:
-        st.fragment(run_every=1.0)(live_panel)(run.job)
+        st.fragment(run_every=1.0)(live_panel)(run.job, polling=True)
     else:
         live_panel(run.job)
     snapshot = run.job.snapshot()

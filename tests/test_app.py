@@ -50,6 +50,17 @@ def test_home_explains_both_jobs_and_lists_the_models():
     assert list(models["Input"])[3] == "299×299"
 
 
+def test_a_page_run_leaves_keras_state_alone():
+    # Streamlit would call keras.backend.clear_session() after each run, under the cached
+    # models and any model a training thread is building (ui/models.py says why not).
+    from keras.src.backend.common import global_state
+
+    global_state.set_global_attribute("model_zoo_probe", "kept")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert global_state.get_global_attribute("model_zoo_probe") == "kept"
+
+
 def test_compare_waits_for_a_photo():
     at = compare_page()
     assert not at.exception

@@ -33,9 +33,18 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def server_log(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("streamlit") / "server.log"
+
+
+def tail(log: Path, chars: int = 2500) -> str:
+    return log.read_text(errors="replace")[-chars:] if log.exists() else "(no server log)"
+
+
+@pytest.fixture(scope="module")
+def app_url(server_log):
     port = free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    log = server_log
     env = {**os.environ, "MODEL_ZOO_WEIGHTS": "random", "PYTHONPATH": str(ROOT)}
     with open(log, "w") as out:
         server = subprocess.Popen(
@@ -130,7 +139,7 @@ def test_upload_a_photo_and_see_five_result_panels(app_url, tmp_path):
     print(f"screenshot: {shot}")
 
 
-def test_train_in_the_browser_and_click_a_confusion_cell(app_url, tmp_path):
+def test_train_in_the_browser_and_click_a_confusion_cell(app_url, server_log, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     from tests.conftest import colour_class_zip
@@ -145,10 +154,20 @@ def test_train_in_the_browser_and_click_a_confusion_cell(app_url, tmp_path):
             page.locator("input[type=file]").first.set_input_files(str(data))
             expect(page.get_by_text("3 classes, 30 images")).to_be_visible(timeout=60_000)
             page.get_by_role("button", name="Train").click()
-            expect(page.locator(".st-key-live")).to_be_visible(timeout=60_000)
-            expect(page.get_by_text("Most confident mistakes", exact=True)).to_be_visible(
-                timeout=300_000
-            )
+            live = page.locator(".st-key-live")
+            expect(live).to_be_visible(timeout=60_000)
+            try:
+                # The live panel reaches its end, then the page reruns to show the results.
+                expect(live).to_contain_text("Finished after", timeout=300_000)
+                expect(page.get_by_text("Most confident mistakes", exact=True)).to_be_visible(
+                    timeout=60_000
+                )
+            except AssertionError:
+                # Playwright's own message is a long page dump; say what the page was doing.
+                text = live.inner_text() if live.count() else "(no live panel)"
+                raise AssertionError(
+                    f"no results. Live panel:\n{text}\n--- server log tail ---\n{tail(server_log)}"
+                ) from None
             confusion = page.locator(".stPlotlyChart").nth(3).locator(".nsewdrag").first
             box = confusion.bounding_box()
             page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)

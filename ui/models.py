@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,6 +14,29 @@ from model_zoo.explain import explain
 from model_zoo.images import ResizeMode
 from model_zoo.inference import Classifier, Comparison, compare, load_classifier
 from model_zoo.weights import MissingWeightsError, WeightsSource, weights_source
+
+
+def keep_keras_state_between_runs() -> None:
+    """Stops Streamlit from calling ``keras.backend.clear_session()`` after every script run.
+
+    Streamlit does that to tidy scripts that rebuild their models on each run. This app keeps
+    its models across runs (cached, or training in a thread), and the call is harmful here:
+    it resets Keras' global state and TensorFlow's kernel cache under a model that another
+    thread is building, and its full garbage collection holds the GIL for about half a
+    second, every second while the training panel polls. That starved training to a halt
+    on a busy 2-core machine. Matplotlib figures, Streamlit's other cleanup, are still closed.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    def close_pyplot_figures() -> None:
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
+
+    if hasattr(script_runner, "_clean_problem_modules"):
+        script_runner._clean_problem_modules = close_pyplot_figures
+
+
+keep_keras_state_between_runs()
 
 
 @st.cache_resource(show_spinner=False)
