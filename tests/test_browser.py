@@ -44,9 +44,8 @@ def tail(log: Path, chars: int = 2500) -> str:
 @pytest.fixture(scope="module")
 def app_url(server_log):
     port = free_port()
-    log = server_log
     env = {**os.environ, "MODEL_ZOO_WEIGHTS": "random", "PYTHONPATH": str(ROOT)}
-    with open(log, "w") as out:
+    with open(server_log, "w") as out:
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -79,7 +78,7 @@ def app_url(server_log):
             except OSError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(f"streamlit did not start:\n{tail(server_log)}")
             time.sleep(0.5)
         yield url
     finally:

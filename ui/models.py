@@ -22,9 +22,10 @@ def keep_keras_state_between_runs() -> None:
     Streamlit does that to tidy scripts that rebuild their models on each run. This app keeps
     its models across runs (cached, or training in a thread), and the call is harmful here:
     it resets Keras' global state and TensorFlow's kernel cache under a model that another
-    thread is building, and its full garbage collection holds the GIL for about half a
-    second, every second while the training panel polls. That starved training to a halt
-    on a busy 2-core machine. Matplotlib figures, Streamlit's other cleanup, are still closed.
+    thread is building, and with Streamlit's garbage collection after it, holds the GIL for
+    over a second with the five models loaded, every second while the training panel polls.
+    That starved training to a halt on a busy 2-core machine. Matplotlib figures, Streamlit's
+    other cleanup, are still closed.
     """
     from streamlit.runtime.scriptrunner import script_runner
 
