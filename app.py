@@ -46,7 +46,7 @@ if source is not None:
 
         def present(spec: ModelSpec, notop: bool) -> str:
             path = source.local_file(spec, notop=notop)
-            return "✅" if path is not None and path.is_file() else "—"
+            return "✅" if path is not None and path.is_file() else "missing"
 
         status = [
             {

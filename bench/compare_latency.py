@@ -44,7 +44,8 @@ def main() -> None:
     rss_loaded = process.memory_info().rss / 1e9
     peak_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
-    # The baseline: what the seed script did, per request, on the same resized pixels.
+    # The baseline (docs/BASELINES.md): ``model.predict`` per model and request, on the same
+    # resized pixels.
     inputs = {
         c.name: c.spec.preprocess_input(resize(photo, c.spec.input_size)[None]) for c in classifiers
     }

@@ -1,7 +1,8 @@
 """Ten epochs of transfer learning, two ways, on the same data, backbone and split.
 
-(a) the seed scripts' way: a frozen backbone inside the model, ``model.fit`` over the images
-    every epoch; (b) this project's path: one backbone pass, cached features, ten head epochs.
+(a) the textbook way (docs/BASELINES.md): a frozen backbone inside the model, ``model.fit``
+    over the images every epoch; (b) this project's path: one backbone pass, cached
+    features, ten head epochs.
 Random weights (speed does not depend on weight values); the LAST line is the speed-up.
 
     python bench/finetune_speed.py [--backbone resnet50] [--per-class 60] [--epochs 10]
@@ -52,8 +53,8 @@ def generated_zip(classes: int, per_class: int, side: int = 256) -> bytes:
     return buf.getvalue()
 
 
-def seed_loop(dataset, config: TrainConfig) -> float:
-    """The seed scripts: frozen backbone in the model, fit over images every epoch."""
+def textbook_loop(dataset, config: TrainConfig) -> float:
+    """The textbook loop: frozen backbone in the model, fit over images every epoch."""
     import keras
 
     start = time.perf_counter()
@@ -101,8 +102,10 @@ def main() -> None:
             f"{dataset.size} images, {len(dataset.classes)} classes, {config.spec.display_name}"
             f" at {config.size}×{config.size}, {args.epochs} epochs, batch {config.batch_size}"
         )
-        seed_seconds = seed_loop(dataset, config)
-        print(f"(a) seed loop (backbone in the model, fit over images): {seed_seconds:.1f} s")
+        textbook_seconds = textbook_loop(dataset, config)
+        print(
+            f"(a) textbook loop (backbone in the model, fit over images): {textbook_seconds:.1f} s"
+        )
         FEATURES.clear()
         start = time.perf_counter()
         result = train(dataset, config, WeightsSource("random"))
@@ -114,8 +117,9 @@ def main() -> None:
         f"{head_seconds:.1f} s"
     )
     print(
-        f"{args.epochs} epochs: seed loop {seed_seconds:.1f} s vs cached features {ours:.1f} s, "
-        f"ratio {seed_seconds / ours:.2f}"
+        f"{args.epochs} epochs: textbook loop {textbook_seconds:.1f} s vs cached features "
+        f"{ours:.1f} s, "
+        f"ratio {textbook_seconds / ours:.2f}"
     )
 
 

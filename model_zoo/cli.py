@@ -25,6 +25,7 @@ from model_zoo.images import RESIZE_MODES, ImageError, load_image
 from model_zoo.labels import class_index as class_index_of
 from model_zoo.labels import pretty_label
 from model_zoo.registry import MODELS, get_spec, parse_model_list
+from model_zoo.runtime import only_our_own_stderr
 from model_zoo.training import HEADS, EpochLog, TrainConfig
 from model_zoo.weights import ENV_VAR, MissingWeightsError, weights_source
 
@@ -335,14 +336,17 @@ def _finetune(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the CLI and returns its exit status."""
     try:
-        args = build_parser().parse_args(argv)
-        if args.command == "classify":
-            return _classify(args)
-        if args.command == "finetune":
-            return _finetune(args)
-        if args.command == "explain":
-            return _explain(args)
-        raise UsageError(f"unknown command {args.command!r}")
+        # Python's own messages still reach stderr; native libraries' start-up lines and
+        # decoder warnings (which vary by CPU and file) do not.
+        with only_our_own_stderr():
+            args = build_parser().parse_args(argv)
+            if args.command == "classify":
+                return _classify(args)
+            if args.command == "finetune":
+                return _finetune(args)
+            if args.command == "explain":
+                return _explain(args)
+            raise UsageError(f"unknown command {args.command!r}")
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,6 +1,6 @@
 """Turning an untrusted zip of class folders into a clean image dataset on disk.
 
-Follows shared/RELIABILITY.md: ``infolist()`` is inspected before anything is read, names
+Follows docs/RELIABILITY.md: ``infolist()`` is inspected before anything is read, names
 and sizes are checked, real bytes are counted while reading, every image is decoded safely,
 and files are written only under generated names inside the job's own folder.
 """
@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from model_zoo.images import IMAGE_EXTENSIONS, MAX_BYTES, ImageError, load_image
+from model_zoo.limits import MAX_UPLOAD_MB, MB, size_text
 
 IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 IGNORED_DIRS = {"__macosx"}
@@ -35,6 +36,7 @@ class DatasetLimits:
     """Caps on an uploaded zip (README: "Dataset caps").
 
     Attributes:
+        max_zip_bytes: The zip file itself (the app's upload limit).
         max_members: Entries in the archive, directories included.
         max_total_bytes: Sum of the declared uncompressed sizes, and of the bytes really read.
         max_member_bytes: One entry's uncompressed size.
@@ -44,8 +46,9 @@ class DatasetLimits:
         max_images: Usable images in all.
     """
 
+    max_zip_bytes: int = MAX_UPLOAD_MB * MB
     max_members: int = 5000
-    max_total_bytes: int = 1024 * 1024 * 1024
+    max_total_bytes: int = 1000 * MB
     max_member_bytes: int = MAX_BYTES
     max_ratio: float = 100.0
     min_images_per_class: int = 5
@@ -126,9 +129,9 @@ def _inspect(archive: zipfile.ZipFile, limits: DatasetLimits) -> list[zipfile.Zi
     for info in infos:
         reason = _bad_name_reason(info.filename)
         if reason:
-            raise DatasetError(f"refused: the entry {info.filename!r} {reason}")
+            raise DatasetError(f"the entry {info.filename!r} {reason}")
         if _is_symlink(info):
-            raise DatasetError(f"refused: the entry {info.filename!r} is a symbolic link")
+            raise DatasetError(f"the entry {info.filename!r} is a symbolic link")
         if info.flag_bits & 0x1:
             raise DatasetError(
                 f"the entry {info.filename!r} is encrypted; upload a zip without a password"
@@ -137,23 +140,20 @@ def _inspect(archive: zipfile.ZipFile, limits: DatasetLimits) -> list[zipfile.Zi
             continue
         if info.file_size > limits.max_member_bytes:
             raise DatasetError(
-                f"the entry {info.filename!r} is {info.file_size / 1e6:.0f} MB "
-                f"uncompressed; the limit is "
-                f"{limits.max_member_bytes / 1e6:.0f} MB"
+                f"the entry {info.filename!r} is {size_text(info.file_size)} "
+                f"uncompressed; the limit is {size_text(limits.max_member_bytes)}"
             )
-        if (
-            info.file_size > limits.max_ratio * max(info.compress_size, 1)
-            and info.file_size > 1024 * 1024
-        ):
+        if info.file_size > limits.max_ratio * max(info.compress_size, 1) and info.file_size > MB:
             raise DatasetError(
-                f"refused: the entry {info.filename!r} expands "
+                f"the entry {info.filename!r} expands "
                 f"{info.file_size / max(info.compress_size, 1):.0f}× (a zip "
                 f"bomb?); the limit is {limits.max_ratio:.0f}×"
             )
         total += info.file_size
         if total > limits.max_total_bytes:
             raise DatasetError(
-                f"the zip expands to more than {_size(limits.max_total_bytes)}; that is the limit"
+                f"the zip expands to more than {size_text(limits.max_total_bytes)}; "
+                "that is the limit"
             )
         files.append(info)
     return files
@@ -202,6 +202,10 @@ def extract_dataset(
     data = source.read_bytes() if isinstance(source, Path) else source
     if not data:
         raise DatasetError("the file is empty")
+    if len(data) > limits.max_zip_bytes:
+        raise DatasetError(
+            f"the zip is {size_text(len(data))}; the limit is {size_text(limits.max_zip_bytes)}"
+        )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
@@ -284,20 +288,14 @@ def _read_member(
     if len(raw) > cap:
         if cap < limits.max_member_bytes:
             raise DatasetError(
-                f"the zip expands to more than {_size(limits.max_total_bytes)}; that is the limit"
+                f"the zip expands to more than {size_text(limits.max_total_bytes)}; "
+                "that is the limit"
             )
         raise DatasetError(
             f"the entry {info.filename!r} is larger than its header says "
-            f"(over {limits.max_member_bytes / 1e6:.0f} MB); refused"
+            f"(over {size_text(limits.max_member_bytes)})"
         )
     return raw
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} bytes"
 
 
 def _store(image: np.ndarray, target: Path) -> None:
@@ -310,4 +308,4 @@ def _store(image: np.ndarray, target: Path) -> None:
 def _confine(path: Path, workdir: Path) -> None:
     base = workdir.resolve()
     if Path(os.path.commonpath([base, path.resolve()])) != base:  # belt and braces
-        raise DatasetError("refused: a file would be written outside the job folder")
+        raise DatasetError("a file would be written outside the job folder")

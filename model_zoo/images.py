@@ -1,6 +1,6 @@
 """Safe decoding of untrusted photos into RGB arrays, and resizing for a model.
 
-Follows shared/RELIABILITY.md: an allowlist of formats, the pixel count checked before any
+Follows docs/RELIABILITY.md: an allowlist of formats, the pixel count checked before any
 pixel is decoded, EXIF orientation applied, every mode converted explicitly, frame 0 only.
 """
 
@@ -13,11 +13,12 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from model_zoo.limits import MAX_PHOTO_MB, MAX_PIXELS, MB, size_text
+
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff")
 IMAGE_EXTENSIONS = tuple(f".{t}" for t in UPLOAD_TYPES)
-MAX_PIXELS = 40_000_000
-MAX_BYTES = 50 * 1024 * 1024
+MAX_BYTES = MAX_PHOTO_MB * MB
 
 ResizeMode = Literal["squash", "crop"]
 RESIZE_MODES: tuple[ResizeMode, ...] = ("squash", "crop")
@@ -64,9 +65,7 @@ def load_image(
     if not data:
         raise ImageError("the file is empty")
     if len(data) > max_bytes:
-        raise ImageError(
-            f"the file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB"
-        )
+        raise ImageError(f"the file is {size_text(len(data))}; the limit is {size_text(max_bytes)}")
     if _looks_like_heic(data):
         raise ImageError("HEIC/HEIF photos are not supported; export the photo as JPEG or PNG")
     try:
@@ -181,3 +180,10 @@ def thumbnail(image: np.ndarray, max_side: int = 256) -> np.ndarray:
     im = Image.fromarray(image)
     im.thumbnail((max_side, max_side))
     return np.asarray(im)
+
+
+def tile(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A centred crop of ``image`` resized to exactly ``width`` × ``height``: photos of any
+    shape line up in a row of equal tiles."""
+    fitted = ImageOps.fit(Image.fromarray(image), (width, height), Image.Resampling.LANCZOS)
+    return np.asarray(fitted)

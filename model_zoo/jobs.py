@@ -86,6 +86,7 @@ class TrainingJob:
         if time_limit is None:
             time_limit = float(_int_env(TIME_LIMIT_VAR, 1800))
         job = cls(dataset, config, weights, time_limit)
+        job._progress = Progress("starting TensorFlow", 0, 1)  # until train() reports
         job._thread = threading.Thread(target=job._run, name="model-zoo-training", daemon=True)
         try:
             job._thread.start()

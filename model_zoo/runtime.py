@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
+import warnings
+from collections.abc import Iterator
 from functools import cache
 from types import ModuleType
+
+DEBUG_VAR = "MODEL_ZOO_DEBUG"
 
 
 def available_cpus() -> int:
@@ -28,6 +34,41 @@ def quiet_tensorflow() -> None:
     """Keeps TensorFlow's C++ info lines off stderr (the CLI promises one-line errors)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+@contextlib.contextmanager
+def only_our_own_stderr() -> Iterator[None]:
+    """Sends native libraries' stderr chatter (TensorFlow's absl and oneDNN start-up lines,
+    libtiff's decoder warnings) and Python warnings nowhere, for the CLI's one-line promise.
+
+    ``sys.stderr`` keeps writing to the real stderr; only file descriptor 2, which C code
+    writes to directly, goes to /dev/null. ``MODEL_ZOO_DEBUG=1`` keeps everything.
+    """
+    if os.environ.get(DEBUG_VAR) or not hasattr(os, "dup2"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr (embedded, closed)
+        yield
+        return
+    real = os.fdopen(os.dup(saved), "w", buffering=1, errors="backslashreplace")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    previous = sys.stderr
+    os.dup2(devnull, 2)
+    sys.stderr = real
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        real.flush()
+        os.dup2(saved, 2)
+        sys.stderr = previous
+        real.close()
+        os.close(saved)
+        os.close(devnull)
 
 
 _IMPORT_LOCK = threading.Lock()

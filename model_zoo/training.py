@@ -16,7 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -136,7 +136,11 @@ class EpochLog:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a run is: the phase, and batches done of the current epoch or pass."""
+    """Where a run is: the phase, and work done of the current epoch or pass.
+
+    ``eta_seconds`` is the time left in the whole run (every phase still to come), not only
+    in this one; None until there is something to estimate it from.
+    """
 
     phase: str
     done: int
@@ -144,6 +148,78 @@ class Progress:
     epoch: int = 0
     epochs: int = 0
     eta_seconds: float | None = None
+
+    @property
+    def unit(self) -> str:
+        """What ``done`` and ``total`` count."""
+        return "image" if self.phase == "loading images" else "batch"
+
+
+# Seconds per unit of work before anything is measured: a 512-pixel JPEG decoded and
+# resized ("decode"), one image through a backbone at batch size 32 on a 2-core CPU
+# ("forward"), one image's features through a head for one epoch ("head"). The first
+# measured batch of each kind replaces its prior.
+_PRIOR_SECONDS = {"decode": 0.005, "forward": 0.1, "head": 0.001}
+# A training step costs about a forward pass and two for the gradients.
+_TRAIN_FACTOR = 3.0
+
+
+class RunClock:
+    """The time left in a whole run, from what each phase still has to do.
+
+    The plan lists each phase with its kind of work ("decode", "forward" or "head") and its
+    amount in images through that work; rates are measured as phases run, and a phase that never
+    comes (cached features, early stopping) is dropped when a later one starts.
+    """
+
+    def __init__(self, plan: Sequence[tuple[str, str, float]]) -> None:
+        self.plan = list(plan)
+        self.rates = dict(_PRIOR_SECONDS)
+        self._phase: str | None = None
+        self._phase_start = 0.0
+
+    def __call__(self, progress: Progress) -> Progress:
+        """``progress`` with ``eta_seconds`` for the whole run."""
+        names = [p[0] for p in self.plan]
+        if progress.phase not in names:
+            return progress
+        index = names.index(progress.phase)
+        if progress.phase != self._phase:
+            self._phase, self._phase_start = progress.phase, time.perf_counter()
+        _, kind, amount = self.plan[index]
+        fraction = progress.done / max(progress.total, 1)
+        if progress.epochs:
+            fraction = (progress.epoch - 1 + fraction) / progress.epochs
+        elapsed = time.perf_counter() - self._phase_start
+        if fraction > 0 and amount > 0 and elapsed > 0:
+            self.rates[kind] = elapsed / (amount * fraction)
+        left = amount * (1 - min(fraction, 1.0)) * self.rates[kind]
+        left += sum(a * self.rates[k] for _, k, a in self.plan[index + 1 :])
+        return replace(progress, eta_seconds=left)
+
+
+def _timed(on_progress: ProgressFn, clock: RunClock) -> ProgressFn:
+    def report(progress: Progress) -> None:
+        on_progress(clock(progress))
+
+    return report
+
+
+def run_plan(config: TrainConfig, n_images: int, n_val: int, cached: bool) -> RunClock:
+    """A ``RunClock`` for training ``config`` on ``n_images`` (``n_val`` held out)."""
+    n_train = n_images - n_val
+    epoch = n_train * _TRAIN_FACTOR + n_val  # a training epoch, then its validation pass
+    plan = [("loading images", "decode", float(n_images)), ("building the backbone", "decode", 0)]
+    if config.uses_cached_features:
+        if not cached:
+            plan.append(("extracting features", "forward", float(n_images)))
+        plan.append(("training head", "head", float(n_train * config.epochs)))
+    else:
+        plan.append(("training head", "forward", epoch * config.epochs))
+    if config.unfreeze > 0:
+        plan.append(("fine-tuning", "forward", epoch * config.fine_tune_epochs))
+    plan.append(("evaluating", "forward", float(n_val)))
+    return RunClock(plan)
 
 
 @dataclass(frozen=True)
@@ -317,24 +393,13 @@ def load_pixels(
 ) -> np.ndarray:
     """Decodes and squashes images to ``(N, size, size, 3)`` uint8 (as Compare does)."""
     out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
-    start = time.perf_counter()
     for i, path in enumerate(paths):
         if stop is not None and stop.is_set():
             raise TrainingStopped
         out[i] = resize(load_image(path.read_bytes()), size).round().astype(np.uint8)
         if i % 16 == 0 or i == len(paths) - 1:
-            on_progress(
-                Progress(
-                    "loading images", i + 1, len(paths), eta_seconds=_eta(start, i + 1, len(paths))
-                )
-            )
+            on_progress(Progress("loading images", i + 1, len(paths)))
     return out
-
-
-def _eta(start: float, done: int, total: int) -> float | None:
-    if done <= 0:
-        return None
-    return (time.perf_counter() - start) / done * (total - done)
 
 
 class _FeatureCache:
@@ -400,11 +465,7 @@ def extract_features(
         if stop is not None and stop.is_set():
             raise TrainingStopped
         chunks.append(np.asarray(forward(pixels[step * batch_size : (step + 1) * batch_size])))
-        on_progress(
-            Progress(
-                "extracting features", step + 1, steps, eta_seconds=_eta(start, step + 1, steps)
-            )
-        )
+        on_progress(Progress("extracting features", step + 1, steps))
     seconds = time.perf_counter() - start
     return np.concatenate(chunks), len(pixels) / max(seconds, 1e-9)
 
@@ -431,16 +492,7 @@ def _keras_callbacks(
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             if stop is not None and stop.is_set():
                 raise TrainingStopped
-            on_progress(
-                Progress(
-                    phase,
-                    batch + 1,
-                    steps,
-                    self.epoch + 1,
-                    epochs,
-                    _eta(self.epoch_start, batch + 1, steps),
-                )
-            )
+            on_progress(Progress(phase, batch + 1, steps, self.epoch + 1, epochs))
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             logs = logs or {}
@@ -584,6 +636,18 @@ def train(
 
     paths, labels = dataset.samples()
     train_idx, val_idx = stratified_split(labels, config.val_split, config.seed)
+    pooled = config.head != "dense_dropout"
+    key = (
+        dataset.digest,
+        spec.name,
+        size,
+        str(weights),
+        pooled,
+        config.seed if weights.is_random else None,
+    )
+    features = FEATURES.get(key) if config.uses_cached_features else None
+    clock = run_plan(config, len(paths), len(val_idx), cached=features is not None)
+    on_progress = _timed(on_progress, clock)  # every phase's progress, with the whole ETA
     pixels = load_pixels(paths, size, stop, on_progress)
     n_classes = len(dataset.classes)
     history: list[EpochLog] = []
@@ -621,16 +685,6 @@ def train(
         model = keras.Model(pixels_in, x, name=f"{spec.name}_{config.head}")
 
         if config.uses_cached_features:
-            pooled = config.head != "dense_dropout"
-            key = (
-                dataset.digest,
-                spec.name,
-                size,
-                str(weights),
-                pooled,
-                config.seed if weights.is_random else None,
-            )
-            features = FEATURES.get(key)
             if features is None:
                 feature_start = time.perf_counter()
                 features, images_per_second = extract_features(
@@ -686,6 +740,7 @@ def train(
     evaluation = evaluate(
         model, pixels[val_idx], labels[val_idx], dataset.classes, config.batch_size
     )
+    on_progress(Progress("evaluating", 1, 1))
     # Weights kept: those of the epoch with the lowest validation loss, over both stages.
     best_epoch = 1 + int(np.nanargmin([h.val_loss for h in history]))
     return TrainResult(

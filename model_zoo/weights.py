@@ -102,9 +102,31 @@ def _download(spec: ModelSpec, source: WeightsSource, notop: bool) -> str:
             file, spec.weights_url(notop), cache_subdir="models", file_hash=md5
         )
     except Exception as err:  # Keras raises a bare Exception when the fetch fails
-        # "URL fetch failure on URL: None -- [Errno -2] Name or service not known"
-        reason = str(err).splitlines()[0].split(" -- ")[-1][:160] if str(err) else ""
-        raise missing_error(spec, source, reason or type(err).__name__, notop=notop) from None
+        raise missing_error(spec, source, download_failure_reason(err), notop=notop) from None
+
+
+# What socket and urllib say when there is no route to the internet (DNS first).
+_OFFLINE_SIGNS = (
+    "name or service not known",
+    "temporary failure in name resolution",
+    "nodename nor servname",
+    "no address associated",
+    "network is unreachable",
+    "no route to host",
+    "getaddrinfo failed",
+)
+
+
+def download_failure_reason(err: BaseException) -> str:
+    """A short reason for people: "no internet connection", or the first line of the error.
+
+    Keras wraps the cause: "URL fetch failure on URL: None -- [Errno -2] Name or service not
+    known".
+    """
+    text = str(err).splitlines()[0] if str(err) else ""
+    if any(sign in text.lower() for sign in _OFFLINE_SIGNS):
+        return "no internet connection"
+    return text.split(" -- ")[-1][:160] or type(err).__name__
 
 
 def keras_cache_dir() -> Path:
@@ -124,16 +146,20 @@ def missing_problem(
     return f"{file} could not be downloaded{why}"
 
 
-def how_to_provide(specs: list[ModelSpec], *, notop: bool = False) -> str:
-    """Where to get the files and where to put them (one paragraph for any number)."""
-    urls = ", ".join(spec.weights_url(notop) for spec in specs)
-    one = len(specs) == 1
+def where_to_put(count: int = 1) -> str:
+    """Where downloaded files go, and the random-weights way out (one sentence)."""
+    it = "it" if count == 1 else "them"
     return (
-        f"Download {'it' if one else 'them'} from {urls} and put {'it' if one else 'them'} in "
-        f"{keras_cache_dir()} (Keras' cache) or in a folder named by "
+        f"Put {it} in {keras_cache_dir()} (Keras' cache) or in a folder named by "
         f"{ENV_VAR}=/path/to/folder; or set {ENV_VAR}=random to try the app with meaningless "
         "random weights."
     )
+
+
+def how_to_provide(specs: list[ModelSpec], *, notop: bool = False) -> str:
+    """Where to get the files and where to put them, in one line (the CLI's error)."""
+    urls = ", ".join(spec.weights_url(notop) for spec in specs)
+    return f"Download {'it' if len(specs) == 1 else 'them'} from {urls}. {where_to_put(len(specs))}"
 
 
 def missing_error(

@@ -1,17 +1,19 @@
 """Compare: every model's top-5 on the same photo, side by side, and where they agree."""
 
+from collections.abc import Callable
+
 import numpy as np
 import streamlit as st
 
 from model_zoo.examples import EXAMPLES, get_example
 from model_zoo.explain import DEFAULT_OPACITY, overlay
-from model_zoo.images import RESIZE_MODES, UPLOAD_TYPES, ImageError, load_image, thumbnail
+from model_zoo.images import RESIZE_MODES, ImageError, load_image, thumbnail, tile
 from model_zoo.inference import Comparison, Prediction
 from model_zoo.labels import class_score, pretty_label
 from model_zoo.registry import MODELS
-from model_zoo.weights import how_to_provide
+from model_zoo.weights import where_to_put
 from ui.charts import topk_figure
-from ui.common import page_setup
+from ui.common import agreement_message, page_setup, plural, short_name
 from ui.models import compare_images, forget_failed_loads, get_classifiers, gradcam_heatmap
 
 MAX_IMAGES = 12
@@ -57,33 +59,40 @@ with st.sidebar:
 where = st.radio(
     "Photo", ["Example photos", "Upload", "Camera"], horizontal=True, key="photo_source"
 )
-inputs: list[tuple[str, bytes]] = []
+inputs: list[tuple[str, Callable[[], bytes]]] = []  # name, how to read it
 if where == "Example photos":
     for column, example in zip(st.columns(len(EXAMPLES)), EXAMPLES, strict=True):
-        with column:
-            st.image(example.read_bytes(), caption=example.credit, width="stretch")
+        with column:  # equal tiles, so the buttons line up whatever the photos' shapes
             if st.button(example.title, key=f"example-{example.key}", width="stretch", icon="👉"):
                 st.session_state.example = example.key
+            st.image(
+                tile(load_image(example.read_bytes()), 320, 240),
+                caption=example.credit,
+                width="stretch",
+            )
     if "example" in st.session_state:
         chosen = get_example(st.session_state.example)
-        inputs = [(chosen.title, chosen.read_bytes())]
+        inputs = [(chosen.title, chosen.read_bytes)]
 elif where == "Upload":
-    files = st.file_uploader(
-        "Photos (several at once are fine)", type=list(UPLOAD_TYPES), accept_multiple_files=True
-    )
-    inputs = [(f.name, f.getvalue()) for f in files or []]
-    if len(inputs) > MAX_IMAGES:
-        st.warning(f"{len(inputs)} photos given; comparing the first {MAX_IMAGES}.")
-        inputs = inputs[:MAX_IMAGES]
+    # Any file: the decoder decides by the bytes and says why it refuses one.
+    files = st.file_uploader("Photos (several at once are fine)", accept_multiple_files=True)
+    inputs = [(f.name, f.getvalue) for f in files or []]
 else:
     shot = st.camera_input("Take a photo")
     if shot is not None:
-        inputs = [("camera photo", shot.getvalue())]
+        inputs = [("camera photo", shot.getvalue)]
 
+# The cap counts usable photos; files after the twelfth usable one are never read.
 photos, names_ok = [], []
-for name, data in inputs:
+for position, (name, read) in enumerate(inputs):
+    if len(photos) == MAX_IMAGES:
+        st.warning(
+            f"{len(inputs)} files given; comparing the first {MAX_IMAGES} usable photos "
+            f"({plural(len(inputs) - position, 'file')} not read)."
+        )
+        break
     try:
-        photos.append(load_image(data))
+        photos.append(load_image(read()))
         names_ok.append(name)
     except ImageError as err:
         st.warning(f"**{name}** skipped: {err}.")
@@ -97,13 +106,25 @@ if not names:
     st.stop()
 
 # --- Models and inference ----------------------------------------------------------------
-with st.spinner("Loading models (first time only)…"):
-    classifiers, errors = get_classifiers(names)
+loading = st.empty()
+
+
+def show_loading(name: str, i: int) -> None:
+    loading.progress(
+        i / len(names), text=f"Loading {MODELS[name].display_name} ({i + 1} of {len(names)})…"
+    )
+
+
+classifiers, errors = get_classifiers(names, on_load=show_loading)
+loading.empty()
 if errors:
+    missing = [MODELS[n] for n in errors]
     listed = "\n".join(f"- **{MODELS[n].display_name}**: {why}" for n, why in errors.items())
+    urls = "\n".join(spec.weights_url() for spec in missing)
     st.error(
         f"**Weights are missing for {len(errors)} of {len(names)} models.**\n\n{listed}"
-        f"\n\n{how_to_provide([MODELS[n] for n in errors])}",
+        f"\n\nDownload {'it' if len(missing) == 1 else 'them'}:\n```text\n{urls}\n```\n"
+        f"{where_to_put(len(missing))}",
         icon="📦",
     )
 if errors and st.button("Retry loading the missing models"):
@@ -156,14 +177,10 @@ def show_comparison(result: Comparison, photo: np.ndarray) -> None:
     with st.container(border=True, key="agreement"):
         st.subheader("Where the models agree")
         label, votes = agree.consensus
-        total = len(result.predictions)
-        if agree.unanimous and total > 1:
-            st.success(f"All {total} models agree: **{label.pretty}**.")
-        elif total > 1:
-            st.warning(
-                f"The models disagree. Most common first choice: **{label.pretty}** "
-                f"({votes} of {total})."
-            )
+        message = agreement_message(label.pretty, votes, len(result.predictions))
+        if message is not None:
+            kind, text = message
+            (st.success if kind == "success" else st.warning)(text)
         left, right = st.columns(2)
         with left:
             st.markdown("**Each model's first choice**")
@@ -190,17 +207,18 @@ def show_comparison(result: Comparison, photo: np.ndarray) -> None:
 by_name = {c.name: c for c in classifiers}
 if len(photos) == 1:
     left, _ = st.columns([1, 3])
-    left.image(thumbnail(photos[0], 320), caption=names_ok[0])
+    left.image(thumbnail(photos[0], 320), caption=short_name(names_ok[0], 40))
     show_comparison(results[0], photos[0])
 else:
     st.subheader(f"{len(photos)} photos: each model's first choice")
-    header = st.columns([1] + [2] * len(classifiers))
+    widths = [3] + [4] * len(classifiers)
+    header = st.columns(widths)
     header[0].markdown("**Photo**")
     for cell, classifier in zip(header[1:], classifiers, strict=True):
         cell.markdown(f"**{classifier.spec.display_name}**")
     for i, (photo, result) in enumerate(zip(photos, results, strict=True)):
-        row = st.columns([1] + [2] * len(classifiers))
-        row[0].image(thumbnail(photo, 128), caption=names_ok[i])
+        row = st.columns(widths)
+        row[0].image(thumbnail(photo, 128), caption=short_name(names_ok[i]))
         for cell, pred in zip(row[1:], result.predictions, strict=True):
             cell.markdown(f"{pred.top[0].pretty}  \n`{pred.top[0].score:.1%}`")
     st.divider()

@@ -6,16 +6,16 @@ import streamlit as st
 from model_zoo.devices import device_info
 from model_zoo.explain import explain_finetuned, overlay
 from model_zoo.export import export_zip
-from model_zoo.images import UPLOAD_TYPES, ImageError, load_image
+from model_zoo.images import ImageError, load_image
 from model_zoo.jobs import ServerBusy, TrainingJob
 from model_zoo.labels import ClassScore
+from model_zoo.limits import MAX_PHOTO_MB, MAX_UPLOAD_MB
 from model_zoo.registry import MODELS
 from model_zoo.training import HEADS, TrainConfig, TrainResult
 from ui.charts import confusion_figure, counts_figure, history_figure, topk_figure
-from ui.common import page_setup
+from ui.common import page_setup, plural
 from ui.finetune import current_run, prepare, start_run
 
-MAX_ZIP_MB = 200
 IMBALANCE_WARNING = 3.0
 
 source = page_setup("Fine-tune", "🎓")
@@ -30,14 +30,16 @@ st.caption(
 )
 
 # --- Data ------------------------------------------------------------------------------------
+# Any file: the zip reader decides by the bytes and says why it refuses one.
 upload = st.file_uploader(
-    "Dataset: a .zip of class folders", type=["zip"], key="dataset_zip", max_upload_size=MAX_ZIP_MB
+    "Dataset: a .zip of class folders", key="dataset_zip", max_upload_size=MAX_UPLOAD_MB
 )
 if upload is None:
     st.info(
-        "Upload a zip to start. One folder per class, at least 2 classes and 5 images in "
-        "each; a single wrapping folder is fine. JPEG, PNG, WebP, GIF, BMP and TIFF are "
-        "read; other files are skipped and listed."
+        f"Upload a zip to start (up to {MAX_UPLOAD_MB} MB). One folder per class, at least 2 "
+        "classes and 5 images in each; a single wrapping folder is fine. JPEG, PNG, WebP, "
+        f"GIF, BMP and TIFF photos up to {MAX_PHOTO_MB} MB each are read; other files are "
+        "skipped and listed."
     )
     st.stop()
 prepared = prepare(upload.name, upload.getvalue())
@@ -69,7 +71,8 @@ with right:
 
 # --- Settings --------------------------------------------------------------------------------
 st.subheader("Settings")
-with st.form("settings"):
+# Plain widgets, not a form: "Fine-tuning epochs" follows the unfreeze setting as it changes.
+with st.container(border=True):
     c1, c2, c3 = st.columns(3)
     backbone = c1.selectbox(
         "Backbone", list(MODELS), index=2, format_func=lambda n: MODELS[n].display_name
@@ -104,8 +107,10 @@ with st.form("settings"):
         0,
         help="A second stage at a tenth of the learning rate; BatchNorm stays in inference mode.",
     )
-    fine_tune_epochs = c3.number_input("Fine-tuning epochs", 1, 50, 5)
-    submitted = st.form_submit_button("Train", type="primary", icon="🚀")
+    fine_tune_epochs = c3.number_input(
+        "Fine-tuning epochs", 1, 50, 5, disabled=unfreeze == 0, help="Used when N > 0."
+    )
+    submitted = st.button("Train", type="primary", icon="🚀")
 
 run = current_run()
 if submitted:
@@ -146,23 +151,27 @@ def live_panel(job: TrainingJob, polling: bool = False) -> None:
         if snap.state == "running" and progress is not None:
             epoch = f" · epoch {progress.epoch}/{progress.epochs}" if progress.epochs else ""
             eta = (
-                f" · about {progress.eta_seconds:.0f} s left"
+                f" · about {progress.eta_seconds:.0f} s left in the run"
                 if progress.eta_seconds is not None
                 else ""
             )
             top[0].markdown(f"**{progress.phase.capitalize()}**{epoch}")
-            unit = "image" if progress.phase == "loading images" else "batch"
+            counted = (
+                f"{progress.unit} {progress.done}/{progress.total}" if progress.total > 1 else ""
+            )
             top[0].progress(
                 min(progress.done / max(progress.total, 1), 1.0),
-                text=f"{unit} {progress.done}/{progress.total}{eta}",
+                text=f"{counted}{eta}".removeprefix(" · ") or "…",
             )
-        elif snap.state == "running":
-            top[0].markdown("**Starting…**")
+        elif snap.state == "failed":
+            top[0].markdown(f"**Failed**: {snap.error or 'unknown error'}")
         elif snap.history:
-            how = {"done": "Finished", "stopped": "Stopped"}.get(snap.state, "Failed")
+            how = {"done": "Finished", "stopped": "Stopped"}.get(snap.state, "Ended")
             tuned = sum(h.phase == "fine-tuning" for h in snap.history)
             detail = f" ({tuned} of them fine-tuning)" if tuned else ""
-            top[0].markdown(f"**{how}** after {len(snap.history)} epochs{detail}.")
+            top[0].markdown(f"**{how}** after {plural(len(snap.history), 'epoch')}{detail}.")
+        elif snap.state == "stopped":
+            top[0].markdown("**Stopped** before the first epoch ended.")
         with top[1]:
             info = device_info()
             st.markdown(f"🖥️ {info.summary}")
@@ -197,8 +206,8 @@ if run is not None:
     else:
         live_panel(run.job)
     snapshot = run.job.snapshot()
-    if snapshot.error:
-        (st.info if snapshot.state == "stopped" else st.error)(snapshot.error)
+    if snapshot.error and snapshot.state == "stopped":
+        st.info(snapshot.error)
 
 
 # --- Results ---------------------------------------------------------------------------------
@@ -207,7 +216,7 @@ def show_results(result: TrainResult) -> None:
     st.subheader("Results")
     if result.stopped:
         st.info(
-            f"Stopped after {len(result.history)} epochs; the model keeps the weights of "
+            f"Stopped after {plural(len(result.history), 'epoch')}; the model keeps the weights of "
             f"epoch {result.best_epoch}, the one with the lowest validation loss."
         )
     m = st.columns(4)
@@ -261,14 +270,18 @@ def show_results(result: TrainResult) -> None:
             [
                 {
                     "class": c.name,
-                    "precision": round(c.precision, 3),
-                    "recall": round(c.recall, 3),
-                    "F1": round(c.f1, 3),
+                    "precision": c.precision,
+                    "recall": c.recall,
+                    "F1": c.f1,
                     "images": c.support,
                 }
                 for c in ev.per_class
             ],
             hide_index=True,
+            column_config={
+                name: st.column_config.NumberColumn(format="%.3f")
+                for name in ("precision", "recall", "F1")
+            },
         )
 
     mistakes = ev.mistakes(12)
@@ -288,7 +301,7 @@ def show_results(result: TrainResult) -> None:
         st.caption("None: every validation image was classified right.")
 
     st.markdown("**Try it** — a new photo through your model")
-    photo = st.file_uploader("Photo", type=list(UPLOAD_TYPES), key="try_photo")
+    photo = st.file_uploader("Photo", key="try_photo")  # any file: the decoder decides
     if photo is not None:
         try:
             image = load_image(photo.getvalue())

@@ -96,3 +96,15 @@ def assert_parallel_matches_serial(classifier, rng) -> None:
         parallel = list(pool.map(classifier.probabilities, batches))
     for a, b in zip(serial, parallel, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def libtiff_complaining_tiff(strips: int = 32) -> bytes:
+    """A deflate TIFF whose strips are damaged: libtiff prints a C warning per strip straight
+    to file descriptor 2 ("ZIPDecode: Decoding error at scanline …") before Pillow fails."""
+    noise = np.random.default_rng(3).integers(0, 255, (strips, 64, 3), dtype=np.uint8)
+    data = bytearray(
+        encode(Image.fromarray(noise), "TIFF", compression="tiff_adobe_deflate", strip_size=192)
+    )
+    for i in range(16, len(data) // 2):  # the strips come before the directory
+        data[i] ^= 0x5A
+    return bytes(data)

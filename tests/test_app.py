@@ -132,7 +132,7 @@ def test_missing_weights_are_explained_not_a_traceback(setting, monkeypatch, tmp
         monkeypatch.setenv("MODEL_ZOO_WEIGHTS", "imagenet")
         monkeypatch.setenv("KERAS_HOME", str(tmp_path))
         monkeypatch.setattr(keras.utils, "get_file", offline)
-        expected = "could not be downloaded ([Errno -3] Temporary failure in name resolution)"
+        expected = "could not be downloaded (no internet connection)"
     current_weights.clear()
     try:
         at = compare_page()
@@ -148,6 +148,11 @@ def test_missing_weights_are_explained_not_a_traceback(setting, monkeypatch, tmp
         assert not any("every prediction on this page" in e for e in errors)  # no banner
         assert len(at.get("plotly_chart")) == 0
         assert any(b.label == "Retry loading the missing models" for b in at.button)
+        # The addresses come as a block to copy, one per line.
+        assert any(
+            "```text\nhttps://storage.googleapis.com/tensorflow/keras-applications/vgg16/" in e
+            for e in errors
+        )
     finally:
         current_weights.clear()
 
@@ -166,3 +171,51 @@ def test_explain_shows_five_heatmaps_and_follows_the_class_picker():
     assert len(captions) == 5 and all(c.startswith("why tabby (") for c in captions)
     at.toggle(key="explain").set_value(False).run()
     assert len(at.image) == photos_only  # Explain off: no heatmap is computed or shown
+
+
+def test_a_photo_without_an_extension_is_compared(cat_bytes):
+    at = compare_page()
+    at.radio(key="photo_source").set_value("Upload").run()
+    at.file_uploader[0].set_value(("IMG_0042", cat_bytes, "application/octet-stream")).run()
+    assert_results_for(at, MODEL_TITLES)
+
+
+def test_the_photo_cap_counts_usable_photos(cat_bytes):
+    png = encode(Image.new("RGB", (64, 48), (0, 90, 200)), "PNG")
+    files = [("broken-1.jpg", b"not a photo", "image/jpeg"), ("note.svg", b"<svg/>", "image/svg")]
+    files += [(f"p{i:02d}.png", png, "image/png") for i in range(13)]
+    at = compare_page()
+    at.multiselect[0].set_value(["resnet50"]).run()
+    at.radio(key="photo_source").set_value("Upload").run()
+    at.file_uploader[0].set_value(files).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("12 photos" in s.value for s in at.subheader)  # not 10: refusals don't count
+    assert len(at.selectbox[0].options) == 12 and at.selectbox[0].options[-1] == "p11.png"
+    warnings = [w.value for w in at.warning]
+    assert any("note.svg" in w and "not a supported image" in w for w in warnings)
+    assert any("first 12 usable photos (1 file not read)" in w for w in warnings)
+
+
+def test_home_says_missing_for_each_absent_file(monkeypatch, tmp_path):
+    from ui.models import current_weights
+
+    monkeypatch.setenv("MODEL_ZOO_WEIGHTS", str(tmp_path))
+    current_weights.clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+        assert not at.exception
+        status = at.dataframe[1].value
+        assert set(status["Here"]) == {"missing"} and set(status["Here "]) == {"missing"}
+    finally:
+        current_weights.clear()
+
+
+def test_models_are_loaded_one_by_one_with_progress():
+    from ui.models import get_classifiers
+
+    seen = []
+    loaded, errors = get_classifiers(
+        ["resnet50", "vgg16"], on_load=lambda n, i: seen.append((n, i))
+    )
+    assert seen == [("resnet50", 0), ("vgg16", 1)]
+    assert [c.name for c in loaded] == ["resnet50", "vgg16"] and errors == {}

@@ -12,15 +12,54 @@ def test_topk_figure_keeps_duplicate_labels_apart_and_best_on_top():
     bar = fig.data[0]
     assert list(bar.y) == [0, 1, 2]  # three bars, even with two "crane"s
     assert list(bar.x) == [10.0, 30.0, 50.0]  # plotted bottom-up: best ends on top
-    labels = [a.text for a in fig.layout.annotations]  # above each bar, bottom-up
+    notes = fig.layout.annotations  # above each bar, bottom-up: label left, score right
+    labels = [(a.text, a.x, a.xanchor) for a in notes]
     assert labels == [
-        "Staffordshire bullterrier · <b>10.0%</b>",
-        "crane · <b>30.0%</b>",
-        "crane · <b>50.0%</b>",
+        ("Staffordshire bullter…", 0, "left"),
+        ("<b>10.0%</b>", 100, "right"),
+        ("crane", 0, "left"),
+        ("<b>30.0%</b>", 100, "right"),
+        ("crane", 0, "left"),
+        ("<b>50.0%</b>", 100, "right"),
     ]
     assert list(bar.customdata) == ["Staffordshire bullterrier", "crane", "crane"]
 
 
 def test_long_labels_are_shortened():
     top = [ClassScore("x" * 40, "n0", 0, 0.9)]
-    assert topk_figure(top).layout.annotations[0].text == "x" * 27 + "… · <b>90.0%</b>"
+    label, score = topk_figure(top).layout.annotations
+    assert label.text == "x" * 21 + "…" and score.text == "<b>90.0%</b>"
+
+
+def test_confusion_matrix_colours_right_answers_and_mistakes_apart():
+    import numpy as np
+
+    from ui.charts import confusion_figure
+
+    counts = np.array([[5, 2, 0], [0, 4, 1], [3, 0, 6]])
+    right, wrong = confusion_figure(counts, ["a", "b", "c"]).data[:2]
+    assert right.colorscale != wrong.colorscale
+    diagonal = np.eye(3, dtype=bool)
+    assert np.array_equal(
+        np.nan_to_num(np.array(right.z, dtype=float)), np.where(diagonal, counts, 0)
+    )
+    assert np.array_equal(
+        np.nan_to_num(np.array(wrong.z, dtype=float)), np.where(diagonal, 0, counts)
+    )
+    assert np.isnan(np.array(wrong.z, dtype=float)[0, 2])  # an empty cell stays uncoloured
+
+
+def test_names_and_counts_read_well():
+    from ui.common import agreement_message, plural, short_name
+
+    assert plural(1, "epoch") == "1 epoch" and plural(3, "epoch") == "3 epochs"
+    long = "IMG_20231224_181512_holiday_cat_on_sofa.jpeg"
+    assert short_name(long) == "IMG_20231…ofa.jpeg"  # one line in a narrow column
+    assert short_name("cat.jpg") == "cat.jpg"
+    assert agreement_message("tabby", 5, 5) == ("success", "All 5 models agree: **tabby**.")
+    assert agreement_message("tabby", 1, 5) == (
+        "warning",
+        "The models disagree: all 5 first choices differ.",
+    )
+    assert "(3 of 5)" in agreement_message("tabby", 3, 5)[1]
+    assert agreement_message("tabby", 1, 1) is None

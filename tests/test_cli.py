@@ -180,3 +180,16 @@ def test_finetune_truncated_zip_exits_2(tmp_path):
     proc = run_finetune(tmp_path, b"PK\x03\x04 truncated", "--out", str(tmp_path / "out"))
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith("not a zip file, or a truncated one")
+
+
+def test_a_tiff_that_makes_libtiff_complain_still_gives_one_line(tmp_path):
+    from tests.conftest import libtiff_complaining_tiff
+
+    tiff = tmp_path / "damaged.tif"
+    tiff.write_bytes(libtiff_complaining_tiff())
+    proc = run_cli("classify", str(tiff))
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [f"error: {tiff}: not a usable image (decoder error -2)"]
+    # The same run with the chatter kept shows what is being hidden (libtiff's own line).
+    chatty = run_model_zoo("classify", str(tiff), MODEL_ZOO_DEBUG="1")
+    assert "ZIPDecode" in chatty.stderr and len(chatty.stderr.splitlines()) > 1

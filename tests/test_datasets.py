@@ -181,7 +181,7 @@ def test_member_and_total_caps(job):
     data = make_zip(class_zip(per_class=6))
     with pytest.raises(DatasetError, match="entries; the limit is 5"):
         extract_dataset(data, job, DatasetLimits(max_members=5))
-    with pytest.raises(DatasetError, match=r"more than 5\.0 kB; that is the limit"):
+    with pytest.raises(DatasetError, match=r"more than 5 kB; that is the limit"):
         extract_dataset(data, job, DatasetLimits(max_total_bytes=5000))
     with pytest.raises(DatasetError, match="more than 8 images"):
         extract_dataset(data, job, DatasetLimits(max_images=8))
@@ -212,3 +212,29 @@ def test_arbitrary_bytes_only_raise_dataset_error(tmp_path_factory, data):
         extract_dataset(data, job)
     except DatasetError as err:
         assert "\n" not in str(err)
+
+
+@pytest.mark.parametrize("case", ["zip-slip", "absolute", "symlink", "nul", "bomb"])
+def test_a_refusal_reason_does_not_repeat_refused(case, job):
+    # The page says "**name.zip** refused: <reason>"; the reason must not say it again.
+    build, _ = HOSTILE[case]
+    with pytest.raises(DatasetError) as info:
+        extract_dataset(build(), job)
+    assert "refused" not in str(info.value)
+
+
+def test_the_zip_itself_has_a_size_limit(job):
+    data = make_zip(class_zip())
+    with pytest.raises(DatasetError, match=r"the zip is [\d.]+ kB; the limit is 1 kB"):
+        extract_dataset(data, job, DatasetLimits(max_zip_bytes=1000))
+
+
+def test_limits_use_one_unit():
+    from model_zoo.limits import MAX_PHOTO_MB, MAX_UPLOAD_MB, MB, size_text
+
+    limits = DatasetLimits()
+    assert limits.max_member_bytes == MAX_PHOTO_MB * MB == 50_000_000
+    assert limits.max_zip_bytes == MAX_UPLOAD_MB * MB
+    assert size_text(limits.max_member_bytes) == "50 MB"  # it read "52 MB" in MiB
+    assert size_text(limits.max_total_bytes) == "1 GB"
+    assert size_text(1_500_000) == "1.5 MB" and size_text(999) == "999 bytes"

@@ -1,6 +1,7 @@
 """AppTest of the Fine-tune page: upload, summary, train, results, Stop, refusal."""
 
 import io
+import json
 import time
 import zipfile
 from pathlib import Path
@@ -57,8 +58,11 @@ def test_from_upload_to_results(cat_bytes):
     metrics = {m.label: m.value for m in at.metric}
     assert set(metrics) >= {"Validation accuracy", "Validation loss", "Best epoch"}
     assert metrics["Best epoch"].endswith("of 2")
-    per_class = at.dataframe[-1].value
-    assert list(per_class["class"]) == ["class_a", "class_b", "class_c"]
+    per_class = at.dataframe[-1]
+    assert list(per_class.value["class"]) == ["class_a", "class_b", "class_c"]
+    # Every score with the same three decimals (they were rounded numbers: 0.8, 0.667).
+    formats = json.loads(per_class.proto.columns)
+    assert all(formats[c]["type_config"]["format"] == "%.3f" for c in ("precision", "recall", "F1"))
     charts = len(at.get("plotly_chart"))
     assert charts == 4  # counts, loss, accuracy, confusion
     cell = by_label(at.selectbox, "Images where")
@@ -95,3 +99,30 @@ def test_refused_zip_says_why_and_keeps_the_app_alive():
     assert not at.exception
     assert any("evil.zip" in e.value and "points outside the archive" in e.value for e in at.error)
     assert not [b for b in at.button if b.label == "Train"]
+
+
+def test_fine_tuning_epochs_follow_the_unfreeze_setting():
+    at = upload_and_set(finetune_page(), epochs=2)
+    assert by_label(at.number_input, "Fine-tuning epochs").disabled
+    by_label(at.number_input, "Then fine-tune the top N backbone layers (0 = off)").set_value(
+        3
+    ).run()
+    assert not by_label(at.number_input, "Fine-tuning epochs").disabled
+
+
+def test_a_failed_run_says_failed_and_why(monkeypatch, tmp_path):
+    from ui.models import current_weights
+
+    monkeypatch.setenv("MODEL_ZOO_WEIGHTS", str(tmp_path))  # a folder without the files
+    current_weights.clear()
+    try:
+        at = upload_and_set(finetune_page(), epochs=2)
+        by_label(at.button, "Train").click().run()
+        assert at.session_state["run"].job.join(timeout=120)
+        at.run()
+        assert not at.exception
+        live = [m.value for m in at.markdown if m.value.startswith("**Failed**")]
+        assert len(live) == 1 and "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5" in live[0]
+    finally:
+        current_weights.clear()
+

@@ -181,3 +181,16 @@ def test_resize_refuses_unknown_mode():
 
 def test_thumbnail_keeps_proportions():
     assert thumbnail(np.zeros((400, 800, 3), np.uint8), 200).shape == (100, 200, 3)
+
+
+def test_a_photo_over_50_mb_is_refused_in_the_units_of_the_readme():
+    with pytest.raises(ImageError, match=r"^the file is 60 MB; the limit is 50 MB$"):
+        load_image(b"\xff" * 60_000_000)
+
+
+@pytest.mark.parametrize("shape", [(300, 451), (512, 512), (640, 427), (20, 900)])
+def test_tiles_have_one_shape_whatever_the_photo(shape):
+    from model_zoo.images import tile
+
+    image = np.zeros((*shape, 3), dtype=np.uint8)
+    assert tile(image, 320, 240).shape == (240, 320, 3)

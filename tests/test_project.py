@@ -43,3 +43,43 @@ def test_ruff_is_clean():
         [sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_one_upload_limit_in_the_server_the_widget_and_the_readme():
+    import tomllib
+
+    from model_zoo.limits import MAX_PHOTO_MB, MAX_UPLOAD_MB
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == MAX_UPLOAD_MB
+    assert f"**{MAX_UPLOAD_MB} MB per file**" in README
+    assert f"photos over {MAX_PHOTO_MB} MB" in README
+    page = (ROOT / "pages" / "finetune.py").read_text()
+    assert "max_upload_size=MAX_UPLOAD_MB" in page
+
+
+def test_uploaders_accept_any_file():
+    # A photo without an extension must reach the decoder, which decides by its bytes.
+    for page in (ROOT / "pages").glob("*.py"):
+        calls = re.findall(r"st\.file_uploader\((.*?)\n\s*\)", page.read_text(), re.S)
+        calls += re.findall(r"st\.file_uploader\(([^\n]*)\)", page.read_text())
+        assert calls, page
+        assert not any("type=" in c for c in calls), page
+
+
+def test_the_file_watcher_is_off():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"
+
+
+def test_the_repository_cites_nothing_outside_itself():
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    for name in tracked:
+        if name.endswith((".py", ".md", ".toml", ".txt", "Dockerfile")) or name.startswith(".ci"):
+            text = (ROOT / name).read_text(errors="replace")
+            outside = ("shared" + "/", "seed" + " script")  # spelled apart: this file is tracked
+            assert not any(word in text for word in outside), name

@@ -9,6 +9,8 @@ from model_zoo.export import export_zip, load_exported, write_export
 from model_zoo.registry import MODELS
 from model_zoo.training import (
     FEATURES,
+    Progress,
+    RunClock,
     TrainConfig,
     TrainingStopped,
     preprocessing_layer,
@@ -60,17 +62,16 @@ def test_bad_settings_are_refused(change, message):
 @pytest.mark.slow
 def test_cached_feature_path_trains_evaluates_and_caches(colour_dataset):
     FEATURES.clear()
-    phases, epochs = [], []
+    phases, epochs, reports = [], [], []
+
+    def on_progress(progress):
+        phases.append(progress.phase)
+        reports.append(progress)
+
     config = TrainConfig(
         backbone="resnet50", head="gap", epochs=3, batch_size=8, image_size=48, early_stopping=False
     )
-    result = train(
-        colour_dataset,
-        config,
-        RANDOM,
-        on_progress=lambda p: phases.append(p.phase),
-        on_epoch=epochs.append,
-    )
+    result = train(colour_dataset, config, RANDOM, on_progress=on_progress, on_epoch=epochs.append)
     assert [e.epoch for e in epochs] == [1, 2, 3]
     assert all(e.phase == "training head" and np.isfinite(e.val_loss) for e in epochs)
     assert "extracting features" in phases and "loading images" in phases
@@ -81,6 +82,17 @@ def test_cached_feature_path_trains_evaluates_and_caches(colour_dataset):
     assert [c.name for c in ev.per_class] == list(colour_dataset.classes)
     assert result.best_epoch == 1 + int(np.argmin([e.val_loss for e in epochs]))
     assert result.feature_images_per_second > 0
+    # Every phase is named as it comes, each with a time left for the whole run, ending at 0.
+    seen = list(dict.fromkeys(phases))
+    assert seen == [
+        "loading images",
+        "building the backbone",
+        "extracting features",
+        "training head",
+        "evaluating",
+    ]
+    assert all(r.eta_seconds is not None and r.eta_seconds >= 0 for r in reports)
+    assert reports[-1].eta_seconds == 0
 
     phases.clear()
     again = train(colour_dataset, config, RANDOM, on_progress=lambda p: phases.append(p.phase))
@@ -245,3 +257,37 @@ def test_export_reloads_in_safe_mode_with_the_same_predictions(colour_dataset, t
             "metrics.json",
             "model.keras",
         ]
+
+
+def test_the_time_left_covers_every_phase_still_to_come(monkeypatch):
+    import model_zoo.training as training
+
+    now = [0.0]
+    monkeypatch.setattr(training.time, "perf_counter", lambda: now[0])
+    clock = RunClock(
+        [
+            ("loading images", "decode", 100),
+            ("extracting features", "forward", 100),
+            ("training head", "head", 30),
+            ("evaluating", "forward", 20),
+        ]
+    )
+    clock(Progress("loading images", 0, 100))
+    now[0] = 1.0
+    half_loaded = clock(Progress("loading images", 50, 100))  # 0.02 s per image decoded
+    priors = training._PRIOR_SECONDS
+    assert half_loaded.eta_seconds == pytest.approx(
+        50 * 0.02 + 100 * priors["forward"] + 30 * priors["head"] + 20 * priors["forward"]
+    )
+
+    clock(Progress("extracting features", 0, 10))
+    now[0] = 3.0
+    measured = clock(Progress("extracting features", 5, 10))  # 50 images in 2 s
+    assert measured.eta_seconds == pytest.approx((50 + 20) * 0.04 + 30 * priors["head"])
+
+    clock(Progress("training head", 0, 4, epoch=1, epochs=3))
+    now[0] = 4.2
+    # One of three epochs done in 1.2 s: 0.12 s per unit of head training; evaluating keeps
+    # the backbone's measured rate.
+    in_epochs = clock(Progress("training head", 4, 4, epoch=1, epochs=3))
+    assert in_epochs.eta_seconds == pytest.approx(20 * 0.12 + 20 * 0.04)

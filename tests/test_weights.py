@@ -75,7 +75,7 @@ def test_failed_imagenet_download_says_what_is_missing(monkeypatch, tmp_path):
     assert message.startswith(
         "ResNet50 weights are missing: "
         "resnet50_weights_tf_dim_ordering_tf_kernels.h5 could not be "
-        "downloaded ([Errno -2] Name or service not known)"
+        "downloaded (no internet connection)"
     )
     assert str(tmp_path / "models") in message
     assert "MODEL_ZOO_WEIGHTS" in message
@@ -86,3 +86,35 @@ def test_damaged_file_in_the_folder_is_reported(tmp_path):
     (tmp_path / MODELS["resnet50"].weights_file).write_bytes(b"not an HDF5 file" * 100)
     with pytest.raises(MissingWeightsError, match=r"ResNet50 weights in .* could not be read"):
         load_classifier("resnet50", str(tmp_path))
+
+
+OFFLINE = "no internet connection"
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        ("URL fetch failure on u: None -- [Errno -2] Name or service not known", OFFLINE),
+        (
+            "URL fetch failure on u: None -- [Errno -3] Temporary failure in name resolution",
+            OFFLINE,
+        ),
+        ("URL fetch failure on u: None -- [Errno 101] Network is unreachable", OFFLINE),
+        ("URL fetch failure on u: 403 -- Forbidden", "Forbidden"),
+        ("", "Exception"),
+    ],
+)
+def test_download_failures_read_as_people_say_them(error, reason):
+    from model_zoo.weights import download_failure_reason
+
+    assert download_failure_reason(Exception(error)) == reason
+
+
+def test_where_to_put_the_files_is_one_line_with_every_url():
+    from model_zoo.weights import how_to_provide
+
+    specs = [MODELS["vgg16"], MODELS["xception"]]
+    text = how_to_provide(specs)
+    assert "\n" not in text
+    assert all(spec.weights_url() in text for spec in specs)
+    assert "Put them in" in text

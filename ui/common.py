@@ -38,3 +38,30 @@ def page_setup(title: str, icon: str) -> WeightsSource | None:
         st.error(RANDOM_BANNER)
     st.sidebar.caption(f"Weights: {source.describe()}")
     return source
+
+
+def short_name(name: str, limit: int = 18) -> str:
+    """A file name that fits a narrow column on one line: the middle gives way to "…"."""
+    if len(name) <= limit:
+        return name
+    tail = max(6, limit // 2 - 1)
+    return name[: limit - tail - 1] + "…" + name[-tail:]
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 epoch", "2 epochs"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def agreement_message(consensus: str, votes: int, total: int) -> tuple[str, str] | None:
+    """How the models' first choices relate: ("success" | "warning", text), or None for one
+    model. ``consensus`` is the most common first choice and ``votes`` how many chose it."""
+    if total < 2:
+        return None
+    if votes == total:
+        return "success", f"All {total} models agree: **{consensus}**."
+    if votes == 1:
+        return "warning", f"The models disagree: all {total} first choices differ."
+    return "warning", (
+        f"The models disagree. Most common first choice: **{consensus}** ({votes} of {total})."
+    )

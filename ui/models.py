@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,12 +64,19 @@ def _load(name: str, weights: str) -> Loaded:
         return Loaded(None, err.problem)
 
 
-def get_classifiers(names: Sequence[str]) -> tuple[list[Classifier], dict[str, str]]:
+def get_classifiers(
+    names: Sequence[str], on_load: Callable[[str, int], None] | None = None
+) -> tuple[list[Classifier], dict[str, str]]:
     """Loads (once per process) the named models; returns those loaded and, by name, what is
-    missing for the others (``weights.how_to_provide`` says how to fix it)."""
+    missing for the others (``weights.how_to_provide`` says how to fix it).
+
+    ``on_load(name, i)`` is called before the i-th model (0-based) is fetched, for progress.
+    """
     weights = str(current_weights())
     loaded, errors = [], {}
-    for name in names:
+    for i, name in enumerate(names):
+        if on_load is not None:
+            on_load(name, i)
         result = _load(name, weights)
         if result.classifier is not None:
             loaded.append(result.classifier)
