@@ -211,14 +211,14 @@ if len(photos) == 1:
     show_comparison(results[0], photos[0])
 else:
     st.subheader(f"{len(photos)} photos: each model's first choice")
-    widths = [3] + [4] * len(classifiers)
+    widths = [1] * (len(classifiers) + 1)  # the photo column as wide as a model column
     header = st.columns(widths)
     header[0].markdown("**Photo**")
     for cell, classifier in zip(header[1:], classifiers, strict=True):
         cell.markdown(f"**{classifier.spec.display_name}**")
     for i, (photo, result) in enumerate(zip(photos, results, strict=True)):
         row = st.columns(widths)
-        row[0].image(thumbnail(photo, 128), caption=short_name(names_ok[i]))
+        row[0].image(thumbnail(photo, 128), caption=short_name(names_ok[i], 16))
         for cell, pred in zip(row[1:], result.predictions, strict=True):
             cell.markdown(f"{pred.top[0].pretty}  \n`{pred.top[0].score:.1%}`")
     st.divider()

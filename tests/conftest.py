@@ -108,3 +108,21 @@ def libtiff_complaining_tiff(strips: int = 32) -> bytes:
     for i in range(16, len(data) // 2):  # the strips come before the directory
         data[i] ^= 0x5A
     return bytes(data)
+
+
+def large_photo_zip(per_class: int = 15) -> bytes:
+    """A zip of two classes of 1200×900 noise photos (JPEG, stored): about 29 MB, over the
+    25 MB upload limit the app once had, like a real folder of a few dozen phone photos."""
+    import zipfile
+
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name in ("sunny", "cloudy"):
+            for i in range(per_class):
+                pixels = rng.integers(0, 255, (900, 1200, 3), dtype=np.uint8)
+                zf.writestr(
+                    f"weather/{name}/{i:02d}.jpg",
+                    encode(Image.fromarray(pixels), "JPEG", quality=90),
+                )
+    return buf.getvalue()

@@ -176,3 +176,32 @@ def test_train_in_the_browser_and_click_a_confusion_cell(app_url, server_log, tm
         finally:
             browser.close()
     assert (tmp_path / "finetune.png").stat().st_size > 20_000
+
+
+def test_a_zip_over_25_mb_uploads_and_shows_the_summary(app_url, server_log, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.conftest import large_photo_zip
+
+    data = tmp_path / "weather.zip"
+    data.write_bytes(large_photo_zip())
+    assert data.stat().st_size > 26_000_000
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            page.goto(f"{app_url}/finetune")
+            expect(page.get_by_text("200MB per file")).to_be_visible(timeout=60_000)
+            page.locator("input[type=file]").first.set_input_files(str(data))
+            try:
+                expect(page.get_by_text("2 classes, 30 images")).to_be_visible(timeout=120_000)
+            except AssertionError:
+                raise AssertionError(
+                    f"no dataset summary.\n{page.locator('main').inner_text()[:1500]}"
+                    f"\n--- server log tail ---\n{tail(server_log)}"
+                ) from None
+            assert "413" not in tail(server_log)
+            assert page.locator("[data-testid='stException']").count() == 0
+            page.screenshot(path=str(tmp_path / "large-zip.png"), full_page=True)
+        finally:
+            browser.close()

@@ -125,4 +125,3 @@ def test_a_failed_run_says_failed_and_why(monkeypatch, tmp_path):
         assert len(live) == 1 and "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5" in live[0]
     finally:
         current_weights.clear()
-

@@ -9,9 +9,9 @@ import plotly.graph_objects as go
 
 from model_zoo.labels import ClassScore
 
-# The label sits above its bar at the left, the score at the right: both fit a fifth of a
-# laptop screen (about 230 px at 12 px type) without clipping.
-MAX_LABEL = 22
+# The label sits above its bar and the score at the bar's end, so neither crowds the other
+# in a fifth of a laptop screen beside the sidebar (about 170 px at 12 px type).
+MAX_LABEL = 26
 
 
 def _short(label: str) -> str:
@@ -35,21 +35,24 @@ def topk_figure(top: Sequence[ClassScore], color: str = "#1f77b4", height: int =
             orientation="h",
             marker_color=color,
             hovertemplate="%{customdata}: %{x:.2f}%<extra></extra>",
+            text=[f"<b>{score:.1f}%</b>" for score in scores],
+            textposition="auto",  # after a short bar, inside a long one
+            textfont=dict(size=11),
+            cliponaxis=False,
         )
     )
-    for row, label, score in zip(rows, full, scores, strict=True):
-        for x, anchor, text in ((0, "left", _short(label)), (100, "right", f"<b>{score:.1f}%</b>")):
-            fig.add_annotation(
-                x=x,
-                y=row + 0.22,
-                xref="x",
-                yref="y",
-                xanchor=anchor,
-                yanchor="bottom",
-                showarrow=False,
-                font=dict(size=12),
-                text=text,
-            )
+    for row, label in zip(rows, full, strict=True):
+        fig.add_annotation(
+            x=0,
+            y=row + 0.22,
+            xref="x",
+            yref="y",
+            xanchor="left",
+            yanchor="bottom",
+            showarrow=False,
+            font=dict(size=12),
+            text=_short(label),
+        )
     fig.update_layout(
         height=height,
         margin=dict(l=4, r=4, t=4, b=4),
@@ -132,7 +135,7 @@ def confusion_figure(confusion, classes: Sequence[str], height: int = 420) -> go
             x=names,
             y=names,
             colorscale=scale,
-            zmin=0,
+            zmin=-0.4 * peak,  # a single mistake is still plainly red, not near-white
             zmax=peak,
             showscale=False,
             hovertemplate="true %{y} → predicted %{x}: %{z}<extra></extra>",
@@ -144,6 +147,11 @@ def confusion_figure(confusion, classes: Sequence[str], height: int = 420) -> go
         x=[names[j] for i in range(n) for j in range(n)],
         y=[names[i] for i in range(n) for j in range(n)],
         text=[str(counts[i, j]) for i in range(n) for j in range(n)],
+        textfont=dict(
+            color=[
+                "white" if counts[i, j] > 0.5 * peak else "#333" for i in range(n) for j in range(n)
+            ]
+        ),
         mode="text",
         hoverinfo="skip",
         showlegend=False,
