@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import stat
+import struct
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
-from model_zoo.images import IMAGE_EXTENSIONS, MAX_BYTES, ImageError, load_image
+from model_zoo.images import IMAGE_EXTENSIONS, MAX_BYTES, ImageError, decoded_pixels, load_image
 from model_zoo.limits import MAX_UPLOAD_MB, MB, size_text
 
 IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
@@ -44,6 +46,9 @@ class DatasetLimits:
         min_images_per_class: Usable images each class needs.
         max_classes: Class folders.
         max_images: Usable images in all.
+        max_total_megapixels: Pixels decoded in all (JPEGs are decoded straight at a reduced
+            scale, so they count what was really decoded): a small zip of huge PNGs cannot
+            buy minutes of CPU.
     """
 
     max_zip_bytes: int = MAX_UPLOAD_MB * MB
@@ -54,6 +59,7 @@ class DatasetLimits:
     min_images_per_class: int = 5
     max_classes: int = 50
     max_images: int = 3000
+    max_total_megapixels: int = 1000
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,8 @@ def _is_symlink(info: zipfile.ZipInfo) -> bool:
 
 
 def _bad_name_reason(name: str) -> str | None:
+    if not name:
+        return "has an empty name"
     if "\x00" in name or any(unicodedata.category(ch) == "Cc" for ch in name):
         return "contains control characters"
     if "\\" in name:
@@ -126,10 +134,15 @@ def _inspect(archive: zipfile.ZipFile, limits: DatasetLimits) -> list[zipfile.Zi
         raise DatasetError(f"the zip has {len(infos)} entries; the limit is {limits.max_members}")
     total = 0
     files = []
+    seen: set[str] = set()
     for info in infos:
-        reason = _bad_name_reason(info.filename)
+        # zipfile cuts names at the first NUL; orig_filename is the name as stored.
+        reason = _bad_name_reason(info.orig_filename)
         if reason:
-            raise DatasetError(f"the entry {info.filename!r} {reason}")
+            raise DatasetError(f"the entry {info.orig_filename!r} {reason}")
+        if info.filename in seen:
+            raise DatasetError(f"the zip lists the entry {info.filename!r} twice")
+        seen.add(info.filename)
         if _is_symlink(info):
             raise DatasetError(f"the entry {info.filename!r} is a symbolic link")
         if info.flag_bits & 0x1:
@@ -156,7 +169,38 @@ def _inspect(archive: zipfile.ZipFile, limits: DatasetLimits) -> list[zipfile.Zi
                 "that is the limit"
             )
         files.append(info)
+    _refuse_overlaps(archive, infos)
     return files
+
+
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zipfile's structFileHeader, 30 bytes
+
+
+def _refuse_overlaps(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
+    """Refuses entries whose bytes overlap (CVE-2024-0450: one stored photo listed many
+    times decodes many times). Python 3.11's zipfile does not check this."""
+    fp = archive.fp
+    assert fp is not None
+    end_of_data = archive.start_dir
+    spans = []
+    for info in infos:
+        fp.seek(info.header_offset)
+        header = fp.read(_LOCAL_HEADER.size)
+        if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+            raise DatasetError(f"the zip is damaged at {info.filename!r} (bad local header)")
+        fields = _LOCAL_HEADER.unpack(header)
+        start = info.header_offset
+        spans.append(
+            (start, start + _LOCAL_HEADER.size + fields[10] + fields[11] + info.compress_size, info)
+        )
+    spans.sort(key=lambda span: span[0])
+    for (_, end, info), (start, _, after) in itertools.pairwise(spans):
+        if start < end:
+            raise DatasetError(
+                f"the entries {info.filename!r} and {after.filename!r} overlap in the zip"
+            )
+    if spans and spans[-1][1] > end_of_data:
+        raise DatasetError(f"the zip is damaged at {spans[-1][2].filename!r} (runs past its end)")
 
 
 def _class_layout(
@@ -196,9 +240,27 @@ def extract_dataset(
         limits: Caps; defaults to ``DatasetLimits()``.
 
     Raises:
-        DatasetError: the archive is refused or unusable (the message says why).
+        DatasetError: the archive is refused or unusable (the message says why). Every
+            other exception met while reading the archive (a corrupt deflate, LZMA or
+            bzip2 stream, a malformed header) becomes one too.
     """
     limits = limits or DatasetLimits()
+    try:
+        return _extract(source, workdir, limits)
+    except DatasetError:
+        raise
+    except MemoryError:
+        raise DatasetError("the zip needs more memory than the server can give it") from None
+    except Exception as err:  # hostile archives reach corners of zipfile, zlib, lzma, bz2
+        raise DatasetError(f"the zip could not be read ({_first_line(err)})") from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).splitlines()[0] if str(err).strip() else ""
+    return f"{type(err).__name__}: {text}"[:200] if text else type(err).__name__
+
+
+def _extract(source: bytes | Path, workdir: Path, limits: DatasetLimits) -> Dataset:
     data = source.read_bytes() if isinstance(source, Path) else source
     if not data:
         raise DatasetError("the file is empty")
@@ -208,8 +270,13 @@ def extract_dataset(
         )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        raise DatasetError("not a zip file, or a truncated one") from None
+    except NotImplementedError as err:  # e.g. "zip file version 9.9"
+        raise DatasetError(
+            f"the zip needs a newer unzip than this server has ({err}); re-create it with "
+            "your system's standard zip tool"
+        ) from None
+    except Exception:
+        raise DatasetError("not a zip file, or a truncated or damaged one") from None
     with archive:
         files = _inspect(archive, limits)
         classes, skipped = _class_layout(files)
@@ -224,6 +291,7 @@ def extract_dataset(
         names = sorted(classes)
         written: list[list[Path]] = []
         budget = limits.max_total_bytes
+        pixels_left = limits.max_total_megapixels * 1_000_000
         total_images = 0
         hasher = hashlib.blake2b(digest_size=16)
         for index, name in enumerate(names):
@@ -236,8 +304,14 @@ def extract_dataset(
                     continue
                 raw = _read_member(archive, info, limits, budget)
                 budget -= len(raw)
+                pixels_left -= decoded_pixels(raw, STORED_SIDE)
+                if pixels_left < 0:
+                    raise DatasetError(
+                        f"the photos add up to more than {limits.max_total_megapixels:,} "
+                        "megapixels to decode; that is the limit (smaller photos, or fewer)"
+                    )
                 try:
-                    image = load_image(raw, max_bytes=limits.max_member_bytes)
+                    image = load_image(raw, max_bytes=limits.max_member_bytes, max_side=STORED_SIDE)
                 except ImageError as err:
                     skipped.append((info.filename, str(err)))
                     continue
@@ -273,17 +347,18 @@ def _read_member(
     try:
         with archive.open(info) as member:
             raw = member.read(cap + 1)
-    except RuntimeError:
-        raise DatasetError(f"the entry {info.filename!r} is encrypted") from None
-    except NotImplementedError:
+    except NotImplementedError as err:  # a RuntimeError too: before the encrypted case
         raise DatasetError(
-            f"the entry {info.filename!r} uses an unsupported compression "
-            "method; re-create the zip with the standard one"
+            f"the entry {info.filename!r} uses a compression method this server cannot "
+            f"read ({err}); re-create the zip with the standard one (deflate)"
         ) from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+    except RuntimeError as err:
+        if "encrypt" in str(err).lower() or "password" in str(err).lower():
+            raise DatasetError(f"the entry {info.filename!r} is encrypted") from None
+        raise DatasetError(f"the zip is damaged at {info.filename!r} ({err})") from None
+    except Exception as err:  # zlib.error, lzma.LZMAError, OSError, EOFError, BadZipFile
         raise DatasetError(
-            f"the zip is damaged at {info.filename!r} "
-            f"({str(err).splitlines()[0] if str(err) else 'bad data'})"
+            f"the zip is damaged at {info.filename!r} ({_first_line(err)})"
         ) from None
     if len(raw) > cap:
         if cap < limits.max_member_bytes:

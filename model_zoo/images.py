@@ -50,7 +50,11 @@ def _looks_like_heic(data: bytes) -> bool:
 
 
 def load_image(
-    data: bytes, *, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES
+    data: bytes,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_BYTES,
+    max_side: int | None = None,
 ) -> np.ndarray:
     """Decodes image bytes into an ``(H, W, 3)`` uint8 RGB array.
 
@@ -58,6 +62,9 @@ def load_image(
         data: The file's bytes.
         max_pixels: Largest width * height accepted (checked before decoding pixels).
         max_bytes: Largest file accepted.
+        max_side: Longest side kept: larger photos are scaled down right after decoding
+            (JPEGs are decoded straight at 1/2, 1/4 or 1/8 scale when that is still larger),
+            so no full-size copy is kept.
 
     Raises:
         ImageError: empty, too large, truncated, corrupt or not an allowed format.
@@ -82,8 +89,12 @@ def load_image(
                         f"{max_pixels / 1e6:.0f} megapixels"
                     )
                 im.seek(0)  # animated GIF/WebP/APNG: first frame only
+                if max_side is not None:
+                    im.draft("RGB", (max_side, max_side))
                 im.load()
                 rgb = _to_rgb(ImageOps.exif_transpose(im))
+                if max_side is not None and max(rgb.size) > max_side:
+                    rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -103,6 +114,19 @@ def load_image(
     if array.ndim != 3 or array.shape[2] != 3:
         raise ImageError(f"not a usable image (decoded to shape {array.shape})")
     return array
+
+
+def decoded_pixels(data: bytes, max_side: int | None = None) -> int:
+    """How many pixels ``load_image(data, max_side=max_side)`` will decode, read from the
+    header alone (0 when the header is unreadable: ``load_image`` then says why)."""
+    try:
+        with Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS)) as im:
+            if max_side is not None:
+                im.draft("RGB", (max_side, max_side))
+            width, height = im.size
+    except Exception:  # the decoder itself reports what is wrong with the file
+        return 0
+    return width * height
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:

@@ -30,7 +30,8 @@ def test_confusion_matrix_colours_right_answers_and_mistakes_apart():
     from ui.charts import confusion_figure
 
     counts = np.array([[5, 2, 0], [0, 4, 1], [3, 0, 6]])
-    right, wrong = confusion_figure(counts, ["a", "b", "c"]).data[:2]
+    empty, right, wrong = confusion_figure(counts, ["a", "b", "c"]).data[:3]
+    assert np.array_equal(np.nan_to_num(np.array(empty.z, dtype=float), nan=-1) == 0, counts == 0)
     assert right.colorscale != wrong.colorscale
     diagonal = np.eye(3, dtype=bool)
     assert np.array_equal(

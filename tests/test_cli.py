@@ -179,7 +179,7 @@ def test_finetune_refused_zip_exits_2_and_writes_nothing(tmp_path, entries, mess
 def test_finetune_truncated_zip_exits_2(tmp_path):
     proc = run_finetune(tmp_path, b"PK\x03\x04 truncated", "--out", str(tmp_path / "out"))
     assert proc.returncode == 2
-    assert proc.stderr.strip().endswith("not a zip file, or a truncated one")
+    assert proc.stderr.strip().endswith("not a zip file, or a truncated or damaged one")
 
 
 def test_a_tiff_that_makes_libtiff_complain_still_gives_one_line(tmp_path):

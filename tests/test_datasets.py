@@ -1,6 +1,8 @@
 """Zips of class folders: good, messy and hostile ones, all generated here."""
 
 import io
+import struct
+import warnings
 import zipfile
 
 import numpy as np
@@ -238,3 +240,139 @@ def test_limits_use_one_unit():
     assert size_text(limits.max_member_bytes) == "50 MB"  # it read "52 MB" in MiB
     assert size_text(limits.max_total_bytes) == "1 GB"
     assert size_text(1_500_000) == "1.5 MB" and size_text(999) == "999 bytes"
+
+
+def entry_data_offset(data: bytes, name: str) -> int:
+    """Where an entry's compressed bytes start (after its local header)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        info = zf.getinfo(name)
+    n, e = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
+    return info.header_offset + 30 + n + e
+
+
+def corrupt_stream_zip(method: int) -> bytes:
+    entries = class_zip()
+    data = bytearray(_zip_with(entries, method))
+    start = entry_data_offset(bytes(data), "cats/0.jpg")
+    data[start : start + 40] = b"\xff" * 40  # not a valid deflate / LZMA / bzip2 stream
+    return bytes(data)
+
+
+def _zip_with(entries: dict[str, bytes], method: int) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=method) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def central_field_zip(offset: int, value: bytes) -> bytes:
+    """A good zip with one byte field of the first central-directory entry overwritten."""
+    data = bytearray(make_zip(class_zip()))
+    start = data.find(b"PK\x01\x02")
+    data[start + offset : start + offset + len(value)] = value
+    return bytes(data)
+
+
+def renamed_zip(old: bytes, new: bytes) -> bytes:
+    """A zip whose stored name ``old`` becomes ``new`` (same length) in both headers."""
+    assert len(old) == len(new)
+    return make_zip({**class_zip(), old.decode(): photo(7)}).replace(old, new)
+
+
+def with_central_records(base: bytes, records: list[bytes]) -> bytes:
+    """``base`` with more central-directory records appended (and its end record fixed)."""
+    with zipfile.ZipFile(io.BytesIO(base)) as zf:
+        count, start_dir = len(zf.infolist()), zf.start_dir
+    body, central = base[:start_dir], base[start_dir : base.find(b"PK\x05\x06")]
+    central += b"".join(records)
+    total = count + len(records)
+    tail = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, total, total, len(central), len(body), 0)
+    return body + central + tail
+
+
+def central_record(data: bytes, name: str) -> bytes:
+    at = data.find(b"PK\x01\x02")
+    while at >= 0 and data[at + 46 : at + 46 + len(name)] != name.encode():
+        at = data.find(b"PK\x01\x02", at + 4)
+    (name_len, extra) = struct.unpack("<HH", data[at + 28 : at + 32])
+    return data[at : at + 46 + name_len + extra]
+
+
+def aliased_zip(copies: int) -> bytes:
+    """The attack from the issue: one stored photo listed ``copies`` more times in the
+    central directory under its own name, so each listing decodes it again."""
+    base = make_zip(class_zip())
+    return with_central_records(base, [central_record(base, "cats/0.jpg")] * copies)
+
+
+def nested_overlap_zip() -> bytes:
+    """CVE-2024-0450: an entry whose stored bytes hold a whole second entry (local header
+    and data) that the central directory also lists: the two byte ranges overlap."""
+    inner = _zip_with({"dogs/in.jpg": photo(9)}, zipfile.ZIP_STORED)
+    inner_record = central_record(inner, "dogs/in.jpg")
+    local = inner[: inner.find(b"PK\x01\x02")]
+    outer = _zip_with({**class_zip(), "cats/wrap.jpg": local}, zipfile.ZIP_STORED)
+    offset = entry_data_offset(outer, "cats/wrap.jpg")
+    record = inner_record[:42] + struct.pack("<L", offset) + inner_record[46:]
+    return with_central_records(outer, [record])
+
+
+CORRUPT = {
+    "deflate": (lambda: corrupt_stream_zip(zipfile.ZIP_DEFLATED), "damaged at 'cats/0.jpg'"),
+    "lzma": (lambda: corrupt_stream_zip(zipfile.ZIP_LZMA), "damaged at 'cats/0.jpg'"),
+    "bzip2": (lambda: corrupt_stream_zip(zipfile.ZIP_BZIP2), "damaged at 'cats/0.jpg'"),
+    "version": (lambda: central_field_zip(6, b"\x63"), "needs a newer unzip"),
+    "method": (lambda: central_field_zip(10, b"\x63\x00"), "compression method"),
+    "empty-name": (lambda: renamed_zip(b"cats/Xe.jpg", b"\x00ats/Xe.jpg"), "control characters"),
+    "nul-inside": (lambda: renamed_zip(b"cats/e.jpgX", b"cats/e.jpg\x00"), "control characters"),
+    "aliases": (lambda: aliased_zip(50), "lists the entry 'cats/0.jpg' twice"),
+    "overlap": (nested_overlap_zip, "'cats/wrap.jpg' and 'dogs/in.jpg' overlap"),
+    "duplicate": (lambda: duplicate_zip(), "twice"),
+}
+
+
+def duplicate_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns "Duplicate name"
+        for name, data in class_zip().items():
+            zf.writestr(name, data)
+        for _ in range(3):
+            zf.writestr("cats/0.jpg", photo(1))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("case", list(CORRUPT))
+def test_broken_and_tricky_archives_give_one_line_reasons(case, job):
+    build, reason = CORRUPT[case]
+    with pytest.raises(DatasetError, match=reason) as info:
+        extract_dataset(build(), job)
+    assert "\n" not in str(info.value)
+    assert_nothing_escaped(job)
+
+
+def test_decoding_is_bounded_by_pixels_not_by_files(job):
+    data = make_zip(class_zip(per_class=6))  # 12 photos of 40×30 = 1,200 pixels
+    limits = DatasetLimits(max_total_megapixels=0)
+    with pytest.raises(DatasetError, match="more than 0 megapixels to decode"):
+        extract_dataset(data, job, limits)
+    big = {
+        f"{c}/{i}.png": encode(Image.new("RGB", (2000, 2000)), "PNG")
+        for c in "ab"
+        for i in range(5)
+    }
+    with pytest.raises(DatasetError, match="more than 30 megapixels"):  # 10 × 4 MP of PNG
+        extract_dataset(make_zip(big), job, DatasetLimits(max_total_megapixels=30))
+
+
+def test_large_jpegs_are_decoded_at_a_reduced_scale(job):
+    from model_zoo.images import decoded_pixels
+
+    jpeg = encode(Image.new("RGB", (4000, 3000), (200, 30, 30)), "JPEG")
+    assert decoded_pixels(jpeg) == 12_000_000
+    assert decoded_pixels(jpeg, 512) == 1000 * 750  # 1/4 scale, still larger than 512
+    entries = {f"{c}/{i}.jpg": jpeg for c in "ab" for i in range(5)}
+    dataset = extract_dataset(make_zip(entries), job, DatasetLimits(max_total_megapixels=10))
+    assert dataset.size == 10
+    assert Image.open(dataset.files[0][0]).size == (512, 384)

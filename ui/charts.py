@@ -129,32 +129,27 @@ def confusion_figure(confusion, classes: Sequence[str], height: int = 420) -> go
     diagonal = np.eye(n, dtype=bool)
     peak = max(int(counts.max()), 1)
 
-    def cells(mask: np.ndarray, scale: str) -> go.Heatmap:
+    def cells(mask: np.ndarray, scale: str | list) -> go.Heatmap:
         return go.Heatmap(
-            z=np.where(mask & (counts > 0), counts, np.nan),  # empty cells stay white
+            z=np.where(mask, counts, np.nan),
             x=names,
             y=names,
             colorscale=scale,
             zmin=-0.4 * peak,  # a single mistake is still plainly red, not near-white
             zmax=peak,
             showscale=False,
+            texttemplate="%{z}",  # Plotly picks a text colour that reads on each cell
             hovertemplate="true %{y} → predicted %{x}: %{z}<extra></extra>",
             hoverongaps=False,
         )
 
-    fig = go.Figure([cells(diagonal, "Greens"), cells(~diagonal, "Reds")])
-    fig.add_scatter(  # the counts, zeros included, over both colour scales
-        x=[names[j] for i in range(n) for j in range(n)],
-        y=[names[i] for i in range(n) for j in range(n)],
-        text=[str(counts[i, j]) for i in range(n) for j in range(n)],
-        textfont=dict(
-            color=[
-                "white" if counts[i, j] > 0.5 * peak else "#333" for i in range(n) for j in range(n)
-            ]
-        ),
-        mode="text",
-        hoverinfo="skip",
-        showlegend=False,
+    empty = counts == 0
+    fig = go.Figure(
+        [
+            cells(empty, [[0, "white"], [1, "white"]]),
+            cells(diagonal & ~empty, "Greens"),
+            cells(~diagonal & ~empty, "Reds"),
+        ]
     )
     # Plotly's heatmaps send no selection events; a transparent scatter on top does.
     fig.add_scatter(

@@ -50,6 +50,9 @@ def prepare(name: str, data: bytes) -> Prepared:
     except DatasetError as err:
         folder.cleanup()  # a refused zip leaves nothing behind
         prepared = Prepared(key, name, error=str(err))
+    except BaseException:
+        folder.cleanup()  # nor does anything unforeseen
+        raise
     st.session_state.prepared = prepared
     return prepared
 
