@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from model_zoo.datasets import DatasetError, extract_dataset
-from model_zoo.images import RESIZE_MODES, ImageError, load_image
+from model_zoo.images import DISPLAY_SIDE, RESIZE_MODES, ImageError, load_image
 from model_zoo.labels import class_index as class_index_of
 from model_zoo.labels import pretty_label
 from model_zoo.registry import MODELS, get_spec, parse_model_list
@@ -137,7 +137,7 @@ def _read_images(paths: Sequence[str]) -> list:
         except OSError as err:
             raise UsageError(f"{name}: cannot read the file ({err.strerror or err})") from None
         try:
-            images.append(load_image(data))
+            images.append(load_image(data, max_side=DISPLAY_SIDE))
         except ImageError as err:
             raise UsageError(f"{name}: {err}") from None
     return images

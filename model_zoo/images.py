@@ -14,11 +14,17 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from model_zoo.limits import MAX_PHOTO_MB, MAX_PIXELS, MB, size_text
+from model_zoo.runtime import release_free_memory
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff")
 IMAGE_EXTENSIONS = tuple(f".{t}" for t in UPLOAD_TYPES)
 MAX_BYTES = MAX_PHOTO_MB * MB
+# The longest side kept after decoding a photo for Compare, Explain and the CLI: no model
+# needs more than 299 px, and this is a sharp display copy. A 40-megapixel upload would
+# otherwise hold 120 MB per copy.
+DISPLAY_SIDE = 1024
+_TRIM_AFTER_PIXELS = 4_000_000
 
 ResizeMode = Literal["squash", "crop"]
 RESIZE_MODES: tuple[ResizeMode, ...] = ("squash", "crop")
@@ -111,6 +117,10 @@ def load_image(
             reason = "the file is truncated"
         raise ImageError(f"not a usable image ({reason})") from None
     array = np.asarray(rgb, dtype=np.uint8)
+    if width * height >= _TRIM_AFTER_PIXELS:
+        # The full-size decode is gone, but glibc keeps large freed blocks in the arena of
+        # the thread that decoded (every Streamlit run has its own): hand them back.
+        release_free_memory()
     if array.ndim != 3 or array.shape[2] != 3:
         raise ImageError(f"not a usable image (decoded to shape {array.shape})")
     return array

@@ -291,7 +291,7 @@ class TrainResult:
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities for RGB uint8 images of any size (squashed to the input size)."""
         batch = np.stack([resize(img, self.config.size) for img in images])
-        return np.asarray(self.model(batch, training=False))
+        return np.asarray(self.model.predict_on_batch(batch))
 
 
 ProgressFn = Callable[[Progress], None]
@@ -792,11 +792,11 @@ def evaluate(
     """Judges ``model`` (raw pixels in) on held-out images."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+    # predict_on_batch runs one compiled function: an eager model(...) call grew the
+    # process by gigabytes (Xception at 299, batches of 32) and never gave them back.
     probs = np.concatenate(
         [
-            np.asarray(
-                model(np.asarray(pixels[i : i + batch_size], dtype=np.float32), training=False)
-            )
+            np.asarray(model.predict_on_batch(np.asarray(pixels[i : i + batch_size], np.float32)))
             for i in range(0, len(pixels), batch_size)
         ]
     )

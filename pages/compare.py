@@ -7,7 +7,7 @@ import streamlit as st
 
 from model_zoo.examples import EXAMPLES, get_example
 from model_zoo.explain import DEFAULT_OPACITY, overlay
-from model_zoo.images import RESIZE_MODES, ImageError, load_image, thumbnail, tile
+from model_zoo.images import DISPLAY_SIDE, RESIZE_MODES, ImageError, load_image, thumbnail, tile
 from model_zoo.inference import Comparison, Prediction
 from model_zoo.labels import class_score, pretty_label
 from model_zoo.registry import MODELS
@@ -92,7 +92,7 @@ for position, (name, read) in enumerate(inputs):
         )
         break
     try:
-        photos.append(load_image(read()))
+        photos.append(load_image(read(), max_side=DISPLAY_SIDE))
         names_ok.append(name)
     except ImageError as err:
         st.warning(f"**{name}** skipped: {err}.")

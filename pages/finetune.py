@@ -6,7 +6,7 @@ import streamlit as st
 from model_zoo.devices import device_info
 from model_zoo.explain import explain_finetuned, overlay
 from model_zoo.export import export_zip
-from model_zoo.images import ImageError, load_image
+from model_zoo.images import DISPLAY_SIDE, ImageError, load_image
 from model_zoo.jobs import ServerBusy, TrainingJob
 from model_zoo.labels import ClassScore
 from model_zoo.limits import MAX_PHOTO_MB, MAX_UPLOAD_MB
@@ -304,7 +304,7 @@ def show_results(result: TrainResult) -> None:
     photo = st.file_uploader("Photo", key="try_photo")  # any file: the decoder decides
     if photo is not None:
         try:
-            image = load_image(photo.getvalue())
+            image = load_image(photo.getvalue(), max_side=DISPLAY_SIDE)
         except ImageError as err:
             st.warning(f"**{photo.name}**: {err}.")
         else:

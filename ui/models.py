@@ -13,6 +13,7 @@ import streamlit as st
 from model_zoo.explain import explain
 from model_zoo.images import ResizeMode
 from model_zoo.inference import Classifier, Comparison, compare, load_classifier
+from model_zoo.runtime import release_free_memory
 from model_zoo.weights import MissingWeightsError, WeightsSource, weights_source
 
 
@@ -138,7 +139,9 @@ def _heatmap_cached(
     _classifier: Classifier,
     _image: np.ndarray,
 ) -> np.ndarray:
-    return explain(_classifier, _image, class_index, resize_mode).heatmap  # type: ignore[arg-type]
+    heatmap = explain(_classifier, _image, class_index, resize_mode).heatmap  # type: ignore[arg-type]
+    release_free_memory()  # the gradients' buffers, kept by glibc in this run's thread arena
+    return heatmap
 
 
 def gradcam_heatmap(
