@@ -13,7 +13,6 @@ import io
 import json
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from PIL import Image
 
 from model_zoo.datasets import DatasetError, extract_dataset
 from model_zoo.images import DISPLAY_SIDE, RESIZE_MODES, ImageError, load_image
+from model_zoo.jobs import new_job_folder
 from model_zoo.labels import class_index as class_index_of
 from model_zoo.labels import pretty_label
 from model_zoo.registry import MODELS, get_spec, parse_model_list
@@ -306,7 +306,7 @@ def _finetune(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        with tempfile.TemporaryDirectory(prefix="model_zoo_job_") as job:
+        with new_job_folder() as job:
             try:
                 dataset = extract_dataset(data, Path(job))
                 with contextlib.redirect_stdout(sys.stderr):  # Keras download chatter

@@ -1,23 +1,40 @@
-"""Training jobs in background threads: one per session, a server-wide cap, Stop, progress.
+"""Training jobs for the app: each in a child process, a server-wide cap, Stop, progress.
 
-The app's pages poll ``TrainingJob.snapshot()``; nothing here knows about Streamlit.
+A run trains in its own process (``model_zoo.worker``, started fresh rather than forked
+from a process that has TensorFlow loaded) under a memory limit: a run that needs too much
+memory ends alone and the page says so, while the server and everyone's Compare go on. The
+pages poll ``TrainingJob.snapshot()``; nothing here knows about Streamlit.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import threading
+import time
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from model_zoo.datasets import Dataset
-from model_zoo.training import EpochLog, Progress, TrainConfig, TrainingStopped, TrainResult, train
-from model_zoo.weights import MissingWeightsError, WeightsSource
+from model_zoo.training import EpochLog, Progress, TrainConfig, TrainResult
+from model_zoo.weights import WeightsSource
+from model_zoo.worker import MEMORY_SIGNS, RESULT_DIR, load_result, write_request
 
 log = logging.getLogger(__name__)
 
 MAX_TRAININGS_VAR = "MODEL_ZOO_MAX_TRAININGS"
 TIME_LIMIT_VAR = "MODEL_ZOO_MAX_TRAIN_SECONDS"
+MEMORY_VAR = "MODEL_ZOO_TRAIN_MEMORY_GB"
+DEFAULT_MEMORY_GB = 10.0
+# After Stop (or the time limit) a run gets this long to save its best weights and exit.
+STOP_GRACE_SECONDS = 60.0
 
 
 def _int_env(name: str, default: int) -> int:
@@ -25,6 +42,16 @@ def _int_env(name: str, default: int) -> int:
         return max(1, int(os.environ.get(name, default)))
     except ValueError:
         return default
+
+
+def default_memory_limit() -> int | None:
+    """The training process's address-space limit in bytes (``$MODEL_ZOO_TRAIN_MEMORY_GB``,
+    default 10; 0 means none)."""
+    try:
+        gigabytes = float(os.environ.get(MEMORY_VAR, DEFAULT_MEMORY_GB))
+    except ValueError:
+        gigabytes = DEFAULT_MEMORY_GB
+    return int(gigabytes * 1e9) if gigabytes > 0 else None
 
 
 # Server-wide: every session of the process shares these slots.
@@ -49,12 +76,13 @@ class JobSnapshot:
 
 @dataclass
 class TrainingJob:
-    """One training run in its own thread."""
+    """One training run in its own process, watched by a thread of this one."""
 
     dataset: Dataset
     config: TrainConfig
     weights: WeightsSource
     time_limit: float | None = None
+    memory_limit: int | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _state: str = "running"
@@ -62,7 +90,10 @@ class TrainingJob:
     _history: list[EpochLog] = field(default_factory=list)
     _result: TrainResult | None = None
     _error: str | None = None
+    _cancelled: str | None = None
+    _process: subprocess.Popen | None = None
     _thread: threading.Thread | None = None
+    _run_dir: Path | None = None
 
     @classmethod
     def start(
@@ -71,8 +102,19 @@ class TrainingJob:
         config: TrainConfig,
         weights: WeightsSource,
         time_limit: float | None = None,
+        memory_limit: int | None = -1,
     ) -> TrainingJob:
-        """Starts training in a background thread.
+        """Starts training in a child process.
+
+        Args:
+            dataset: A checked dataset; the run's files go next to it, in its job folder.
+            config: Settings (validated here).
+            weights: Where the backbone's weights come from.
+            time_limit: Seconds before Stop is pressed for you (default
+                ``$MODEL_ZOO_MAX_TRAIN_SECONDS`` or 1800).
+            memory_limit: Bytes of address space for the child (default
+                ``default_memory_limit()``;
+                None for no limit).
 
         Raises:
             ServerBusy: the server's training slots are all taken; try again later.
@@ -83,55 +125,134 @@ class TrainingJob:
             raise ServerBusy(
                 "The server is busy training someone else's model; try again in a few minutes."
             )
-        if time_limit is None:
-            time_limit = float(_int_env(TIME_LIMIT_VAR, 1800))
-        job = cls(dataset, config, weights, time_limit)
-        job._progress = Progress("starting TensorFlow", 0, 1)  # until train() reports
-        job._thread = threading.Thread(target=job._run, name="model-zoo-training", daemon=True)
         try:
-            job._thread.start()
-        except RuntimeError:
+            if time_limit is None:
+                time_limit = float(_int_env(TIME_LIMIT_VAR, 1800))
+            job = cls(
+                dataset,
+                config,
+                weights,
+                time_limit,
+                default_memory_limit() if memory_limit == -1 else memory_limit,
+            )
+            job._progress = Progress("starting TensorFlow", 0, 1)  # until the child reports
+            job._launch()
+        except BaseException:
             _SLOTS.release()
             raise
         return job
 
-    def _on_progress(self, progress: Progress) -> None:
-        with self._lock:
-            self._progress = progress
+    def _launch(self) -> None:
+        self._run_dir = self.dataset.root.parent / f"run_{uuid.uuid4().hex[:12]}"
+        self._run_dir.mkdir()
+        write_request(
+            self._run_dir, self.dataset, self.config, str(self.weights), self.memory_limit
+        )
+        package_parent = str(Path(__file__).resolve().parents[1])
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [package_parent, os.environ.get("PYTHONPATH")])
+            ),
+            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+        }
+        with open(self._run_dir / "worker.log", "wb") as stderr:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "model_zoo.worker", str(self._run_dir)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=env,
+                text=True,
+                start_new_session=True,  # a Ctrl-C meant for the server is not the run's
+            )
+        self._thread = threading.Thread(target=self._watch, name="model-zoo-training", daemon=True)
+        self._thread.start()
 
-    def _on_epoch(self, entry: EpochLog) -> None:
-        with self._lock:
-            self._history.append(entry)
-
-    def _run(self) -> None:
-        # The time limit presses Stop: every phase that honours Stop honours the limit.
-        timer = threading.Timer(self.time_limit, self._stop.set) if self.time_limit else None
-        if timer is not None:
+    def _watch(self) -> None:
+        """Reads the child's reports until it ends, then settles the job's state."""
+        assert self._process is not None and self._process.stdout is not None
+        timer = None
+        if self.time_limit:  # the limit presses Stop, then ends the process if it must
+            timer = threading.Timer(self.time_limit, self._time_up)
             timer.daemon = True
             timer.start()
+        final: dict[str, Any] = {}
         try:
-            result = train(
-                self.dataset,
-                self.config,
-                self.weights,
-                stop=self._stop,
-                on_progress=self._on_progress,
-                on_epoch=self._on_epoch,
-            )
-            with self._lock:
-                self._result = result
-                self._state = "stopped" if result.stopped else "done"
-        except TrainingStopped:
-            self._finish("stopped", "Stopped before the first epoch finished; nothing to keep.")
-        except (MissingWeightsError, ValueError) as err:
-            self._finish("failed", str(err))
-        except Exception as err:  # the page shows one line; the log keeps the traceback
-            log.exception("training failed")
+            for line in self._process.stdout:
+                message = _parse(line)
+                if message.get("type") == "progress":
+                    self._set(progress=Progress(**_fields(message, Progress)))
+                elif message.get("type") == "epoch":
+                    with self._lock:
+                        self._history.append(EpochLog(**_fields(message, EpochLog)))
+                elif message.get("type") in ("done", "stopped", "error"):
+                    final = message
+            code = self._process.wait()
+            self._settle(final, code)
+        except Exception as err:  # loading the result, or a broken pipe: one line, logged
+            log.exception("training job failed")
             self._finish("failed", f"Training failed: {type(err).__name__}: {err}")
         finally:
             if timer is not None:
                 timer.cancel()
             _SLOTS.release()
+
+    def _settle(self, final: dict[str, Any], code: int) -> None:
+        kind = final.get("type")
+        if self._cancelled:
+            self._finish("stopped", self._cancelled)
+        elif kind == "done":
+            assert self._run_dir is not None
+            result = load_result(self._run_dir / RESULT_DIR)
+            shutil.rmtree(self._run_dir / RESULT_DIR, ignore_errors=True)  # it is in memory
+            with self._lock:
+                self._result = result
+                self._state = "stopped" if result.stopped else "done"
+        elif kind == "stopped":
+            self._finish("stopped", str(final.get("message")))
+        elif kind == "error" and not final.get("memory"):
+            self._finish("failed", str(final.get("message")))
+        elif kind == "error":
+            self._finish("failed", self._out_of_memory())
+        else:
+            tail = self._log_tail()
+            log.warning("training process ended with status %s:\n%s", code, tail[-3000:])
+            # Under an address-space limit, TensorFlow meets a failed allocation with a crash
+            # (SIGSEGV or SIGABRT) as often as with an error it can report.
+            crashed = code < 0 and self.memory_limit is not None
+            if kind == "error" or crashed or any(sign in tail for sign in MEMORY_SIGNS):
+                self._finish("failed", self._out_of_memory())
+            else:
+                self._finish(
+                    "failed",
+                    f"The training process ended unexpectedly (exit status {code}); the "
+                    "server log has its last lines.",
+                )
+
+    def _out_of_memory(self) -> str:
+        limit = f" of {self.memory_limit / 1e9:g} GB" if self.memory_limit else ""
+        return (
+            f"Training ran out of memory (its limit{limit}, {MEMORY_VAR}) and was ended; the "
+            "server is fine. Try a smaller image size or batch size, or fewer images."
+        )
+
+    def _log_tail(self) -> str:
+        assert self._run_dir is not None
+        try:
+            return (self._run_dir / "worker.log").read_bytes()[-20_000:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def _time_up(self) -> None:
+        self.stop()
+        killer = threading.Timer(STOP_GRACE_SECONDS, self._kill)
+        killer.daemon = True
+        killer.start()
+
+    def _set(self, progress: Progress) -> None:
+        with self._lock:
+            self._progress = progress
 
     def _finish(self, state: str, error: str) -> None:
         with self._lock:
@@ -140,9 +261,27 @@ class TrainingJob:
     def stop(self) -> None:
         """Asks training to end within one batch, keeping the best weights so far."""
         self._stop.set()
+        process = self._process
+        if process is not None and process.poll() is None and process.stdin is not None:
+            try:
+                process.stdin.write("stop\n")
+                process.stdin.flush()
+            except (OSError, ValueError):  # it is ending already
+                pass
+
+    def cancel(self, reason: str) -> None:
+        """Ends the run at once, keeping nothing (its page was closed)."""
+        self._cancelled = reason
+        self._stop.set()
+        self._kill()
+
+    def _kill(self) -> None:
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
 
     def join(self, timeout: float | None = None) -> bool:
-        """Waits for the thread; True when it has ended."""
+        """Waits for the run to end; True when it has."""
         if self._thread is not None:
             self._thread.join(timeout)
         return not self.running
@@ -162,3 +301,56 @@ class TrainingJob:
                 self._error,
                 self._stop.is_set(),
             )
+
+
+JOB_PREFIX = "model_zoo_job_"
+_OWNER_FILE = "owner.pid"
+
+
+def new_job_folder() -> tempfile.TemporaryDirectory:
+    """A job's own temporary folder, marked with this process's id so that a later start-up
+    can tell it from the folders of a process that was killed (``sweep_job_folders``)."""
+    folder = tempfile.TemporaryDirectory(prefix=JOB_PREFIX)
+    (Path(folder.name) / _OWNER_FILE).write_text(str(os.getpid()))
+    return folder
+
+
+def sweep_job_folders(parent: Path | None = None) -> list[Path]:
+    """Removes job folders whose process is gone (a crash or SIGKILL skips the clean-up);
+    returns what was removed. Folders of live processes, this one included, are kept."""
+    removed = []
+    for folder in Path(parent or tempfile.gettempdir()).glob(f"{JOB_PREFIX}*"):
+        try:
+            owner = int((folder / _OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            owner = None  # from before owners were written, or half made: stale if old
+            if time.time() - folder.stat().st_mtime < 24 * 3600:
+                continue
+        if owner is not None and _alive(owner):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _parse(line: str) -> dict[str, Any]:
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return {}
+    return message if isinstance(message, dict) else {}
+
+
+def _fields(message: dict[str, Any], kind: type) -> dict[str, Any]:
+    names = kind.__dataclass_fields__  # type: ignore[attr-defined]
+    return {k: v for k, v in message.items() if k in names}

@@ -10,13 +10,16 @@ preprocessing is made of built-in layers, so it reloads anywhere with no custom 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -611,6 +614,7 @@ def train(
     stop: threading.Event | None = None,
     on_progress: ProgressFn = _noop,
     on_epoch: EpochFn = _noop,
+    feature_dir: Path | None = None,
 ) -> TrainResult:
     """Trains a new head (and optionally the top of the backbone) on ``dataset``.
 
@@ -621,6 +625,8 @@ def train(
         stop: Set it to end training within one batch; the best weights so far are kept.
         on_progress: Called per batch (and per image while loading).
         on_epoch: Called with each epoch's metrics.
+        feature_dir: Also keep cached features as files here (the dataset's own job
+            folder), so a later run in another process finds them.
 
     Raises:
         ValueError: a bad setting.
@@ -645,7 +651,15 @@ def train(
         pooled,
         config.seed if weights.is_random else None,
     )
+    feature_file = (
+        feature_dir / f"{hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()}.npy"
+        if feature_dir is not None
+        else None
+    )
     features = FEATURES.get(key) if config.uses_cached_features else None
+    if features is None and config.uses_cached_features and feature_file is not None:
+        with contextlib.suppress(OSError, ValueError):
+            features = np.load(feature_file)
     clock = run_plan(config, len(paths), len(val_idx), cached=features is not None)
     on_progress = _timed(on_progress, clock)  # every phase's progress, with the whole ETA
     pixels = load_pixels(paths, size, stop, on_progress)
@@ -692,6 +706,10 @@ def train(
                 )
                 feature_seconds = time.perf_counter() - feature_start
                 FEATURES.put(key, features)
+                if feature_file is not None:
+                    with contextlib.suppress(OSError):
+                        feature_file.parent.mkdir(exist_ok=True)
+                        np.save(feature_file, features)
             features_in = keras.Input(features.shape[1:], name="features")
             y = features_in
             for layer in head[1:]:  # the head's first layer is the pooling / flatten

@@ -2,6 +2,7 @@
 
 import io
 import json
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -125,3 +126,36 @@ def test_a_failed_run_says_failed_and_why(monkeypatch, tmp_path):
         assert len(live) == 1 and "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5" in live[0]
     finally:
         current_weights.clear()
+
+
+def test_a_run_whose_page_is_closed_is_stopped(monkeypatch):
+    import ui.finetune as ui_finetune
+
+    class Job:
+        running, cancelled = True, None
+
+        def cancel(self, reason):
+            self.cancelled, self.running = reason, False
+
+    class Sessions:
+        active = True
+
+        @classmethod
+        def instance(cls):
+            return cls
+
+        @classmethod
+        def is_active_session(cls, session_id):
+            assert session_id == "s1"
+            return cls.active
+
+    monkeypatch.setattr(ui_finetune, "Runtime", Sessions)
+    monkeypatch.setattr(ui_finetune, "ABANDON_AFTER_SECONDS", 0.3)
+    job = Job()
+    watcher = threading.Thread(target=ui_finetune._stop_when_abandoned, args=(job, "s1", 0.05))
+    watcher.start()
+    time.sleep(0.5)
+    assert job.cancelled is None  # the page is open: the run goes on
+    Sessions.active = False  # the tab is closed
+    watcher.join(timeout=5)
+    assert job.cancelled == "Stopped: the page that started this run was closed."

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
+from model_zoo.jobs import sweep_job_folders
 from model_zoo.weights import ENV_VAR, WeightsSource
 from ui.models import current_weights
 
@@ -22,9 +25,16 @@ RANDOM_BANNER = (
 )
 
 
+@st.cache_resource(show_spinner=False)
+def start_up() -> list[Path]:
+    """Once per server process: removes job folders that a killed server left behind."""
+    return sweep_job_folders()
+
+
 def page_setup(title: str, icon: str) -> WeightsSource | None:
     """Configures the page and shows the weights banner; None when the setting is invalid."""
     st.set_page_config(page_title=f"{title} · Model Zoo", page_icon=icon, layout="wide")
+    start_up()
     with st.sidebar:
         for path, label, page_icon in NAV:
             st.page_link(path, label=label, icon=page_icon)

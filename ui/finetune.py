@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from model_zoo.datasets import Dataset, DatasetError, extract_dataset
-from model_zoo.jobs import TrainingJob
+from model_zoo.jobs import TrainingJob, new_job_folder
 from model_zoo.training import TrainConfig
 from model_zoo.weights import WeightsSource
 
@@ -44,7 +48,7 @@ def prepare(name: str, data: bytes) -> Prepared:
     current: Prepared | None = st.session_state.get("prepared")
     if current is not None and current.key == key:
         return current
-    folder = tempfile.TemporaryDirectory(prefix="model_zoo_job_")
+    folder = new_job_folder()
     try:
         prepared = Prepared(key, name, folder, extract_dataset(data, Path(folder.name)))
     except DatasetError as err:
@@ -66,4 +70,32 @@ def start_run(prepared: Prepared, config: TrainConfig, weights: WeightsSource) -
     assert prepared.dataset is not None
     run = Run(TrainingJob.start(prepared.dataset, config, weights), prepared)
     st.session_state.run = run
+    ctx = get_script_run_ctx()
+    if ctx is not None and Runtime.exists():
+        threading.Thread(
+            target=_stop_when_abandoned, args=(run.job, ctx.session_id), daemon=True
+        ).start()
     return run
+
+
+# A page reconnecting after a network blip keeps its run; a closed tab frees the slot.
+ABANDON_AFTER_SECONDS = 10.0
+
+
+def _stop_when_abandoned(job: TrainingJob, session_id: str, poll: float = 1.0) -> None:
+    """Ends the run once the session that started it has been gone for a while: nobody is
+    left to see it, and it holds the server's training slot."""
+    gone_since = None
+    while job.running:
+        time.sleep(poll)
+        try:
+            active = Runtime.instance().is_active_session(session_id)
+        except RuntimeError:  # the server is shutting down (or an AppTest ended)
+            return
+        if active:
+            gone_since = None
+        elif gone_since is None:
+            gone_since = time.monotonic()
+        elif time.monotonic() - gone_since >= ABANDON_AFTER_SECONDS:
+            job.cancel("Stopped: the page that started this run was closed.")
+            return

@@ -1,0 +1,210 @@
+"""The training child process: ``python -m model_zoo.worker RUN_DIR``.
+
+The app trains in a child process so that a run which needs too much memory ends alone,
+under its own limit, instead of taking down the one server every visitor shares. The
+parent (``model_zoo.jobs``) writes ``request.json`` into ``RUN_DIR``; the child sets its
+memory limit before TensorFlow is imported, trains, and speaks one JSON object per line on
+stdout (``progress``, ``epoch``, then ``done``, ``stopped`` or ``error``). A line ``stop``
+on stdin presses Stop. The result (model, evaluation, history) is written under
+``RUN_DIR/result`` for the parent to load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_zoo.datasets import Dataset
+from model_zoo.training import (
+    ClassReport,
+    EpochLog,
+    Evaluation,
+    Progress,
+    TrainConfig,
+    TrainResult,
+)
+
+REQUEST_FILE = "request.json"
+RESULT_DIR = "result"
+MODEL_FILE = "model.keras"
+# Words in a dying process's last lines that mean it ran out of memory.
+MEMORY_SIGNS = (
+    "MemoryError",
+    "bad_alloc",
+    "Cannot allocate memory",
+    "ResourceExhausted",
+    "OOM when allocating",
+    "out of memory",
+    "failed to map segment",  # a shared library that no longer fits under the limit
+)
+
+
+def write_request(
+    run_dir: Path,
+    dataset: Dataset,
+    config: TrainConfig,
+    weights: str,
+    memory_limit: int | None,
+) -> None:
+    """What the child needs: the dataset on disk, the settings and the limits."""
+    request = {
+        "dataset": {
+            "root": str(dataset.root),
+            "classes": list(dataset.classes),
+            "files": [[str(p) for p in files] for files in dataset.files],
+            "skipped": [list(s) for s in dataset.skipped],
+            "digest": dataset.digest,
+        },
+        "config": asdict(config),
+        "weights": weights,
+        "memory_limit": memory_limit,
+    }
+    (run_dir / REQUEST_FILE).write_text(json.dumps(request))
+
+
+def _dataset(data: dict[str, Any]) -> Dataset:
+    return Dataset(
+        Path(data["root"]),
+        tuple(data["classes"]),
+        tuple(tuple(Path(p) for p in files) for files in data["files"]),
+        tuple((str(name), str(why)) for name, why in data["skipped"]),
+        data["digest"],
+    )
+
+
+def save_result(result: TrainResult, folder: Path) -> None:
+    """Writes a run's result as files the parent reads back (``load_result``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    result.model.save(folder / MODEL_FILE)
+    ev = result.evaluation
+    np.savez(
+        folder / "evaluation.npz",
+        confusion=ev.confusion,
+        probabilities=ev.probabilities,
+        labels=ev.labels,
+        thumbnails=np.stack(ev.thumbnails) if ev.thumbnails else np.zeros((0, 1, 1, 3), np.uint8),
+    )
+    meta = {
+        "classes": list(result.classes),
+        "config": asdict(result.config),
+        "weights": result.weights,
+        "history": [h.to_dict() for h in result.history],
+        "accuracy": ev.accuracy,
+        "loss": ev.loss,
+        "per_class": [asdict(c) for c in ev.per_class],
+        "stopped": result.stopped,
+        "best_epoch": result.best_epoch,
+        "seconds": result.seconds,
+        "feature_seconds": result.feature_seconds,
+        "feature_images_per_second": result.feature_images_per_second,
+        "created": result.created,
+    }
+    (folder / "result.json").write_text(json.dumps(meta))
+
+
+def load_result(folder: Path) -> TrainResult:
+    """A result written by ``save_result``; the model loads in safe mode."""
+    from model_zoo import runtime
+
+    keras = runtime.keras()
+    meta = json.loads((folder / "result.json").read_text())
+    with np.load(folder / "evaluation.npz") as arrays:
+        evaluation = Evaluation(
+            accuracy=meta["accuracy"],
+            loss=meta["loss"],
+            confusion=arrays["confusion"],
+            per_class=tuple(ClassReport(**c) for c in meta["per_class"]),
+            probabilities=arrays["probabilities"],
+            labels=arrays["labels"],
+            thumbnails=tuple(arrays["thumbnails"]),
+        )
+    return TrainResult(
+        model=keras.saving.load_model(folder / MODEL_FILE, safe_mode=True),
+        classes=tuple(meta["classes"]),
+        config=TrainConfig(**meta["config"]),
+        weights=meta["weights"],
+        history=[EpochLog(**h) for h in meta["history"]],
+        evaluation=evaluation,
+        stopped=meta["stopped"],
+        best_epoch=meta["best_epoch"],
+        seconds=meta["seconds"],
+        feature_seconds=meta["feature_seconds"],
+        feature_images_per_second=meta["feature_images_per_second"],
+        created=meta["created"],
+    )
+
+
+def _emit(out: Any, kind: str, **payload: Any) -> None:
+    out.write(json.dumps({"type": kind, **payload}) + "\n")
+    out.flush()
+
+
+def _watch_stdin(stop: threading.Event) -> None:
+    for line in sys.stdin:
+        if line.strip() == "stop":
+            stop.set()
+    stop.set()  # the parent is gone: nobody wants the result
+
+
+def main(argv: list[str]) -> int:
+    """Runs one training request; returns the exit status."""
+    run_dir = Path(argv[0])
+    request = json.loads((run_dir / REQUEST_FILE).read_text())
+    limit = request.get("memory_limit")
+    if limit:  # before TensorFlow reserves anything
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    out = sys.stdout
+    stop = threading.Event()
+    threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
+
+    from model_zoo.training import TrainingStopped, train
+    from model_zoo.weights import MissingWeightsError, weights_source
+
+    def on_progress(progress: Progress) -> None:
+        _emit(out, "progress", **asdict(progress))
+
+    def on_epoch(log: EpochLog) -> None:
+        _emit(out, "epoch", **log.to_dict())
+
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # Keras' own chatter stays off the pipe
+            result = train(
+                _dataset(request["dataset"]),
+                TrainConfig(**request["config"]),
+                weights_source(request["weights"]),
+                stop=stop,
+                on_progress=on_progress,
+                on_epoch=on_epoch,
+                feature_dir=Path(request["dataset"]["root"]).parent / "features",
+            )
+            save_result(result, run_dir / RESULT_DIR)
+    except TrainingStopped:
+        _emit(out, "stopped", message="Stopped before the first epoch finished; nothing to keep.")
+        return 0
+    except (MissingWeightsError, ValueError) as err:
+        _emit(out, "error", message=str(err))
+        return 0
+    except MemoryError:
+        _emit(out, "error", message="out of memory", memory=True)
+        return 0
+    except Exception as err:
+        memory = any(sign in f"{type(err).__name__} {err}" for sign in MEMORY_SIGNS)
+        text = str(err).splitlines()[0] if str(err) else ""
+        _emit(out, "error", message=f"{type(err).__name__}: {text}"[:300], memory=memory)
+        return 0
+    _emit(out, "done", stopped=result.stopped)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main(sys.argv[1:]))
