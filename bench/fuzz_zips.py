@@ -133,9 +133,8 @@ def main() -> None:
         f"{total} mutated zips in {time.monotonic() - start:.0f} s: {counts['accepted']} "
         f"accepted, {counts['refused']} refused with one line, {len(unexpected)} unexpected"
     )
-    print(
-        f"unexpected outcomes: {len(unexpected)} of {total}, ratio {len(unexpected) / max(total, 1):.4f}"
-    )
+    share = len(unexpected) / max(total, 1)
+    print(f"unexpected outcomes: {len(unexpected)} of {total}, ratio {share:.4f}")
 
 
 if __name__ == "__main__":
