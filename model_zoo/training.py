@@ -115,6 +115,12 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message[0].upper() + message[1:] + ".")
+        if os.environ.get("TF_CONFIG") and (self.augment or self.unfreeze):
+            # Keras 3's fit does not run across machines; _fit_multi_worker trains on arrays.
+            raise ValueError(
+                "Training across machines (TF_CONFIG) trains the head on cached features: "
+                "leave out augmentation and unfreezing."
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -566,21 +572,108 @@ def _fit(
         )
     try:
         x, y = train
-        model.fit(
-            x,
-            y,
-            validation_data=val,
-            epochs=epochs,
-            batch_size=batch_size,
-            verbose=0,
-            shuffle=batch_size is not None,  # tf.data inputs are shuffled by their pipeline
-            callbacks=callbacks,
-        )
+        if _multi_worker():
+            _fit_multi_worker(model, x, y, val, epochs, batch_size or 32, callbacks, config.seed)
+        else:
+            model.fit(
+                x,
+                y,
+                validation_data=val,
+                epochs=epochs,
+                batch_size=batch_size,
+                verbose=0,
+                shuffle=batch_size is not None,  # tf.data inputs are shuffled by their pipeline
+                callbacks=callbacks,
+            )
         stopped = False
     except TrainingStopped:
         stopped = True
     best.restore()
     return stopped
+
+
+def _multi_worker() -> bool:
+    tf = runtime.tensorflow()
+    return isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def _fit_multi_worker(
+    model: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    val: tuple[np.ndarray, np.ndarray],
+    epochs: int,
+    batch_size: int,
+    callbacks: list[Any],
+    seed: int,
+) -> None:
+    """``model.fit`` for several machines, on arrays (cached features).
+
+    Keras 3's ``fit`` does not run under ``MultiWorkerMirroredStrategy`` (keras-team/keras
+    #20585), so this loop does its job: each worker takes its shard of every global batch,
+    the optimizer sums the gradients across workers, and Keras' own callbacks see the same
+    events. Every worker holds the whole validation split, so all stop on the same epoch.
+    """
+    tf = runtime.tensorflow()
+    keras = runtime.keras()
+    strategy = tf.distribute.get_strategy()
+    global_batch = batch_size * strategy.num_replicas_in_sync
+    per_example = keras.losses.SparseCategoricalCrossentropy(reduction="none")
+    variables = model.trainable_variables
+    with strategy.scope():
+        model.optimizer.build(variables)
+
+    @tf.function
+    def train_step(xb: Any, yb: Any) -> tuple[Any, Any]:
+        def on_replica(xb: Any, yb: Any) -> tuple[Any, Any]:
+            with tf.GradientTape() as tape:
+                probs = model(xb, training=True)
+                loss = tf.nn.compute_average_loss(
+                    per_example(yb, probs), global_batch_size=global_batch
+                )
+            model.optimizer.apply_gradients(
+                zip(tape.gradient(loss, variables), variables, strict=True)
+            )
+            hits = tf.reduce_sum(
+                tf.cast(tf.equal(tf.argmax(probs, -1), tf.cast(yb, tf.int64)), tf.float32)
+            )
+            return loss, hits
+
+        loss, hits = strategy.run(on_replica, args=(xb, yb))
+        return strategy.reduce("SUM", loss, axis=None), strategy.reduce("SUM", hits, axis=None)
+
+    @tf.function
+    def predict(xb: Any) -> Any:
+        return model(xb, training=False)
+
+    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed)
+    batches = strategy.experimental_distribute_dataset(data.batch(global_batch))
+    for callback in callbacks:
+        callback.set_model(model)
+    model.stop_training = False
+    for epoch in range(epochs):
+        for callback in callbacks:
+            callback.on_epoch_begin(epoch)
+        losses, hits = [], 0.0
+        for step, (xb, yb) in enumerate(batches):
+            loss, correct = train_step(xb, yb)
+            losses.append(float(loss))
+            hits += float(correct)
+            for callback in callbacks:
+                callback.on_train_batch_end(step)
+        probs = np.asarray(predict(tf.constant(val[0])))
+        logs = {
+            "loss": float(np.mean(losses)),
+            "accuracy": hits / len(x),
+            "val_loss": float(
+                -np.mean(np.log(np.clip(probs[np.arange(len(val[1])), val[1]], 1e-7, 1)))
+            ),
+            "val_accuracy": float(np.mean(probs.argmax(axis=1) == val[1])),
+        }
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
 
 
 def _compile(model: Any, rate: float) -> None:
@@ -810,11 +903,15 @@ def evaluate(
     """Judges ``model`` (raw pixels in) on held-out images."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    # predict_on_batch runs one compiled function: an eager model(...) call grew the
-    # process by gigabytes (Xception at 299, batches of 32) and never gave them back.
+    # A compiled function: an eager model(...) call grew the process by gigabytes (Xception
+    # at 299, batches of 32) and never gave them back. predict_on_batch is one; across
+    # machines it returns every worker's copy of the batch, so a plain tf.function serves.
+    predict = model.predict_on_batch
+    if os.environ.get("TF_CONFIG"):
+        predict = runtime.tensorflow().function(lambda x: model(x, training=False))
     probs = np.concatenate(
         [
-            np.asarray(model.predict_on_batch(np.asarray(pixels[i : i + batch_size], np.float32)))
+            np.asarray(predict(np.asarray(pixels[i : i + batch_size], np.float32)))
             for i in range(0, len(pixels), batch_size)
         ]
     )

@@ -193,3 +193,70 @@ def test_a_tiff_that_makes_libtiff_complain_still_gives_one_line(tmp_path):
     # The same run with the chatter kept shows what is being hidden (libtiff's own line).
     chatty = run_model_zoo("classify", str(tiff), MODEL_ZOO_DEBUG="1")
     assert "ZIPDecode" in chatty.stderr and len(chatty.stderr.splitlines()) > 1
+
+
+@pytest.mark.slow
+def test_two_workers_on_this_machine_train_one_model(tmp_path):
+    """TF_CONFIG: two CLI workers on 127.0.0.1 (MultiWorkerMirroredStrategy on the CPU)."""
+    import os
+    import socket
+    import sys
+
+    from tests.conftest import ROOT as REPO
+    from tests.conftest import colour_class_zip
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    data = tmp_path / "data.zip"
+    data.write_bytes(colour_class_zip())
+    cluster = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    workers = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}}
+        env = {
+            **os.environ,
+            "MODEL_ZOO_WEIGHTS": "random",
+            "PYTHONPATH": str(REPO),
+            "TF_CONFIG": json.dumps(tf_config),
+        }
+        args = ["finetune", str(data), "--backbone", "resnet50", "--image-size", "48"]
+        args += ["--epochs", "2", "--batch-size", "8", "--no-early-stopping", "--json-progress"]
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "model_zoo", *args, "--out", str(tmp_path / f"out-{index}")],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                cwd=REPO,
+            )
+        )
+    outputs = [w.communicate(timeout=600) for w in workers]
+    for worker, (_, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err[-2000:]
+    histories = [[json.loads(line) for line in out.splitlines()] for out, _ in outputs]
+    assert [len(h) for h in histories] == [2, 2]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):  # one model, seen by both
+        assert [e[key] for e in histories[0]] == [e[key] for e in histories[1]]
+    assert (tmp_path / "out-0" / "model.keras").is_file()  # the chief wrote the model
+
+
+def test_across_machines_augmentation_is_refused_in_one_line(tmp_path):
+    from tests.conftest import colour_class_zip
+
+    data = tmp_path / "data.zip"
+    data.write_bytes(colour_class_zip())
+    tf_config = json.dumps(
+        {"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}}
+    )
+    proc = run_model_zoo(
+        "finetune", str(data), "--augment", "--out", str(tmp_path / "o"), TF_CONFIG=tf_config
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "error: Training across machines (TF_CONFIG) trains the head on cached features: "
+        "leave out augmentation and unfreezing."
+    ]
