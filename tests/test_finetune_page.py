@@ -159,3 +159,22 @@ def test_a_run_whose_page_is_closed_is_stopped(monkeypatch):
     Sessions.active = False  # the tab is closed
     watcher.join(timeout=5)
     assert job.cancelled == "Stopped: the page that started this run was closed."
+
+
+def test_the_job_folder_goes_on_every_failure_path(monkeypatch, tmp_path):
+    import tempfile
+
+    import ui.finetune as ui_finetune
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def broken(data, workdir):
+        (workdir / "data").mkdir()
+        (workdir / "data" / "half-written.jpg").write_bytes(b"x")
+        raise RuntimeError("something nobody foresaw")
+
+    monkeypatch.setattr(ui_finetune, "extract_dataset", broken)
+    monkeypatch.setattr(ui_finetune.st, "session_state", {})
+    with pytest.raises(RuntimeError):
+        ui_finetune.prepare("x.zip", b"PK")
+    assert list(tmp_path.iterdir()) == []

@@ -83,3 +83,10 @@ def test_the_repository_cites_nothing_outside_itself():
             text = (ROOT / name).read_text(errors="replace")
             outside = ("shared" + "/", "seed" + " script")  # spelled apart: this file is tracked
             assert not any(word in text for word in outside), name
+
+
+def test_the_app_shows_no_tracebacks_to_visitors():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"
