@@ -101,12 +101,15 @@ async def train(browser, url: str, data: Path) -> float:
     return seconds
 
 
-async def load(url: str, sessions: int, rounds: int, folder: Path, data: Path) -> dict:
+async def load(
+    url: str, sessions: int, rounds: int, folder: Path, data: Path, server: psutil.Process
+) -> dict:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         warm = await compare_once(browser, url, photo(folder / "warm.jpg", 999))
+        loaded = server.memory_info().rss
         print(f"first Compare (loads the five models): {warm:.1f} s", flush=True)
         training = asyncio.create_task(train(browser, url, data))
         await asyncio.sleep(5)  # the run is under way
@@ -120,7 +123,7 @@ async def load(url: str, sessions: int, rounds: int, folder: Path, data: Path) -
         latencies = [t for ts in await asyncio.gather(*map(visitor, range(sessions))) for t in ts]
         train_seconds = await training
         await browser.close()
-    return {"latencies": latencies, "train_seconds": train_seconds, "warm": warm}
+    return {"latencies": latencies, "train_seconds": train_seconds, "loaded": loaded}
 
 
 def main() -> None:
@@ -158,7 +161,7 @@ def main() -> None:
             idle = process.memory_info().rss
             sampler = RssSampler(server.pid)
             sampler.start()
-            result = asyncio.run(load(url, args.sessions, args.rounds, folder, data))
+            result = asyncio.run(load(url, args.sessions, args.rounds, folder, data, process))
             time.sleep(10)  # sessions end, memory is handed back
             after = process.memory_info().rss
             sampler.running = False
@@ -175,7 +178,8 @@ def main() -> None:
     )
     print(f"training (augmentation, 60 images) took {result['train_seconds']:.0f} s under load")
     print(
-        f"server RSS: {idle / 1e9:.2f} GB before, peak {sampler.server_peak / 1e9:.2f} GB, "
+        f"server RSS: {idle / 1e9:.2f} GB idle, {result['loaded'] / 1e9:.2f} GB with the models "
+        f"loaded (before the load), peak {sampler.server_peak / 1e9:.2f} GB, "
         f"{after / 1e9:.2f} GB after; training process peak {sampler.child_peak / 1e9:.2f} GB"
     )
     print(f"Compare latency under load: p95 {p95:.1f} s / p50 {p50:.1f} s, ratio {p95 / p50:.2f}")
