@@ -53,7 +53,7 @@ def _top(value: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m model_zoo", description="Compare the classic Keras ImageNet models."
+        prog="model-zoo", description="Compare the classic Keras ImageNet models."
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     classify = sub.add_parser("classify", help="top-k of each model for one or more images")
@@ -355,5 +355,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The ``model-zoo`` console script."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -90,3 +90,28 @@ def test_the_app_shows_no_tracebacks_to_visitors():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["client"]["showErrorDetails"] == "none"
+
+
+def test_the_installed_command_works_from_any_folder(tmp_path):
+    import os
+    import shutil
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    command = shutil.which("model-zoo", path=str(Path(sys.executable).parent))
+    assert command, "pip install -r requirements-dev.txt installs the package and its command"
+    for argv in ([command, "--help"], [sys.executable, "-m", "model_zoo", "--help"]):
+        proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith("usage: model-zoo") and "finetune" in proc.stdout
+
+
+def test_the_package_ships_its_data():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert config["project"]["scripts"]["model-zoo"] == "model_zoo.cli:run"
+    data = config["tool"]["setuptools"]["package-data"]["model_zoo"]
+    package = ROOT / "model_zoo"
+    files = [p.relative_to(package) for p in (package / "data").rglob("*") if p.is_file()]
+    assert len(files) >= 6  # the class index, the example photos and their credits
+    assert all(any(f.match(pattern) for pattern in data) for f in files), files
