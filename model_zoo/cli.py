@@ -16,10 +16,12 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from PIL import Image
 
 from model_zoo.datasets import DatasetError, extract_dataset
+from model_zoo.explain import DEFAULT_OPACITY
 from model_zoo.images import DISPLAY_SIDE, RESIZE_MODES, ImageError, load_image
 from model_zoo.jobs import new_job_folder
 from model_zoo.labels import class_index as class_index_of
@@ -37,7 +39,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage block
+    def error(self, message: str) -> NoReturn:  # one line, no usage block
         raise UsageError(message)
 
 
@@ -52,9 +54,7 @@ def _top(value: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="model-zoo", description="Compare the classic Keras ImageNet models."
-    )
+    parser = _Parser(prog="model-zoo", description="Compare the classic Keras ImageNet models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     classify = sub.add_parser("classify", help="top-k of each model for one or more images")
     classify.add_argument("images", nargs="+", metavar="IMAGE")
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ImageNet class to explain, e.g. tabby or 281 (default: top-1)",
     )
     explain.add_argument("--out", required=True, metavar="PNG")
-    explain.add_argument("--opacity", type=float, default=0.45)
+    explain.add_argument("--opacity", type=float, default=DEFAULT_OPACITY)
     explain.add_argument("--resize", choices=RESIZE_MODES, default="squash")
     explain.add_argument("--weights", default=None, help=weights_help)
 
@@ -281,17 +281,7 @@ def _finetune(args: argparse.Namespace) -> int:
     def on_epoch(log: EpochLog) -> None:
         if args.json_progress:
             print(
-                json.dumps(
-                    {
-                        "epoch": log.epoch,
-                        "loss": log.loss,
-                        "accuracy": log.accuracy,
-                        "val_loss": log.val_loss,
-                        "val_accuracy": log.val_accuracy,
-                        "seconds": round(log.seconds, 3),
-                        "phase": log.phase,
-                    }
-                ),
+                json.dumps({**log.to_dict(), "seconds": round(log.seconds, 3)}),
                 file=stdout,
                 flush=True,
             )

@@ -185,7 +185,7 @@ def overlay(
         np.clip(heatmap, 0, 1).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR
     )
     colour = cv2.cvtColor(
-        cv2.applyColorMap(np.uint8(255 * heat), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB
+        cv2.applyColorMap((255 * heat).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB
     )
     alpha = float(np.clip(opacity, 0, 1))
     return cv2.addWeighted(colour, alpha, photo, 1 - alpha, 0)

@@ -8,6 +8,7 @@ pages poll ``TrainingJob.snapshot()``; nothing here knows about Streamlit.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -351,6 +352,6 @@ def _parse(line: str) -> dict[str, Any]:
     return message if isinstance(message, dict) else {}
 
 
-def _fields(message: dict[str, Any], kind: type) -> dict[str, Any]:
-    names = kind.__dataclass_fields__  # type: ignore[attr-defined]
+def _fields(message: dict[str, Any], kind: type[Progress] | type[EpochLog]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(kind)}
     return {k: v for k, v in message.items() if k in names}

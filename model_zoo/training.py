@@ -385,7 +385,8 @@ def stratified_split(
     Every class keeps at least one image on each side.
     """
     rng = np.random.default_rng(seed)
-    train, val = [], []
+    train: list[int] = []
+    val: list[int] = []
     for cls in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == cls))
         n_val = min(max(1, round(len(idx) * val_split)), len(idx) - 1)
@@ -489,9 +490,9 @@ def _keras_callbacks(
     history: list[EpochLog],
     epoch_offset: int,
 ) -> Any:
-    keras = runtime.keras()
+    callback_base: Any = runtime.keras().callbacks.Callback  # Keras is imported lazily
 
-    class Live(keras.callbacks.Callback):
+    class Live(callback_base):
         """Per-batch progress, per-epoch logs, and the Stop button within one batch."""
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
@@ -525,12 +526,12 @@ class _BestWeights:
     SaveModelCallback): restored when a stage ends, whether it finished or was stopped."""
 
     def __init__(self, model: Any, best: float = np.inf, weights: list | None = None) -> None:
-        keras = runtime.keras()
+        callback_base: Any = runtime.keras().callbacks.Callback
 
         self.model, self.best, self.weights = model, best, weights
         outer = self
 
-        class Track(keras.callbacks.Callback):
+        class Track(callback_base):
             def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
                 loss = float((logs or {}).get("val_loss", np.inf))
                 if loss < outer.best:

@@ -38,6 +38,16 @@ def test_pages_import_no_tensorflow_or_keras():
         assert not re.search(r"^\s*(import|from)\s+(tensorflow|keras)\b", source, re.M), page
 
 
+def test_mypy_is_clean():
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_ruff_is_clean():
     proc = subprocess.run(
         [sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True, text=True
