@@ -18,6 +18,15 @@ _WEIGHTS_BASE_URL = "https://storage.googleapis.com/tensorflow/keras-application
 
 
 @dataclass(frozen=True)
+class WeightsFile:
+    """One official Keras weights file: its name, the MD5 Keras checks and where it lives."""
+
+    file: str
+    md5: str
+    url: str
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Everything the app knows about one model.
 
@@ -87,10 +96,15 @@ class ModelSpec:
         """Official Keras file name of the headless ImageNet weights (fine-tuning)."""
         return f"{self.name}_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
+    def weights(self, notop: bool = False) -> WeightsFile:
+        """The full model's weights file, or with ``notop`` the headless one (fine-tuning)."""
+        file = self.weights_file_notop if notop else self.weights_file
+        md5 = self.weights_md5_notop if notop else self.weights_md5
+        return WeightsFile(file, md5, _WEIGHTS_BASE_URL + self.weights_url_dir + file)
+
     def weights_url(self, notop: bool = False) -> str:
         """Where Keras downloads the weights from."""
-        file = self.weights_file_notop if notop else self.weights_file
-        return _WEIGHTS_BASE_URL + self.weights_url_dir + file
+        return self.weights(notop).url
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

@@ -61,7 +61,7 @@ class WeightsSource:
 
     def local_file(self, spec: ModelSpec, *, notop: bool = False) -> Path | None:
         """Where this source expects ``spec``'s file on disk (None for random weights)."""
-        name = spec.weights_file_notop if notop else spec.weights_file
+        name = spec.weights(notop).file
         if self.kind == "folder":
             assert self.folder is not None
             return self.folder / name
@@ -95,11 +95,10 @@ class WeightsSource:
 def _download(spec: ModelSpec, source: WeightsSource, notop: bool) -> str:
     keras = runtime.keras()
 
-    file = spec.weights_file_notop if notop else spec.weights_file
-    md5 = spec.weights_md5_notop if notop else spec.weights_md5
+    weights = spec.weights(notop)
     try:
         return keras.utils.get_file(
-            file, spec.weights_url(notop), cache_subdir="models", file_hash=md5
+            weights.file, weights.url, cache_subdir="models", file_hash=weights.md5
         )
     except Exception as err:  # Keras raises a bare Exception when the fetch fails
         raise missing_error(spec, source, download_failure_reason(err), notop=notop) from None
@@ -139,7 +138,7 @@ def missing_problem(
     spec: ModelSpec, source: WeightsSource, reason: str = "", *, notop: bool = False
 ) -> str:
     """What is missing, e.g. "vgg16_….h5 could not be downloaded (no network)"."""
-    file = spec.weights_file_notop if notop else spec.weights_file
+    file = spec.weights(notop).file
     why = f" ({reason})" if reason else ""
     if source.kind == "folder":
         return f"{file} is not in the weights folder {source.folder}{why}"

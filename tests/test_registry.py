@@ -75,3 +75,13 @@ def test_parse_model_list(text, expected):
 def test_parse_model_list_refuses(text):
     with pytest.raises(ValueError):
         parse_model_list(text)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_weights_says_file_md5_and_url_in_one_place(name):
+    spec = MODELS[name]
+    full, headless = spec.weights(), spec.weights(notop=True)
+    assert (full.file, full.md5) == (spec.weights_file, spec.weights_md5)
+    assert (headless.file, headless.md5) == (spec.weights_file_notop, spec.weights_md5_notop)
+    assert full.url.endswith("/" + full.file) and headless.url.endswith("/" + headless.file)
+    assert full.url.rsplit("/", 1)[0] == headless.url.rsplit("/", 1)[0]
