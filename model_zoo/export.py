@@ -42,7 +42,7 @@ def model_card(result: TrainResult) -> str:
     spec = cfg.spec
     weights = (
         "random weights — for tests only, predictions are meaningless"
-        if result.weights == "random"
+        if result.weights.is_random
         else f"ImageNet weights ({result.weights})"
     )
     rows = "\n".join(

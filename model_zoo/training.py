@@ -287,7 +287,7 @@ class TrainResult:
     model: Any
     classes: tuple[str, ...]
     config: TrainConfig
-    weights: str
+    weights: WeightsSource
     history: list[EpochLog]
     evaluation: Evaluation
     stopped: bool
@@ -859,7 +859,7 @@ def train(
         model=model,
         classes=dataset.classes,
         config=config,
-        weights=str(weights),
+        weights=weights,
         history=history,
         evaluation=evaluation,
         stopped=stopped,

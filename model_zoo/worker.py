@@ -96,7 +96,7 @@ def save_result(result: TrainResult, folder: Path) -> None:
     meta = {
         "classes": list(result.classes),
         "config": asdict(result.config),
-        "weights": result.weights,
+        "weights": str(result.weights),
         "history": [h.to_dict() for h in result.history],
         "accuracy": ev.accuracy,
         "loss": ev.loss,
@@ -114,6 +114,7 @@ def save_result(result: TrainResult, folder: Path) -> None:
 def load_result(folder: Path) -> TrainResult:
     """A result written by ``save_result``; the model loads in safe mode."""
     from model_zoo import runtime
+    from model_zoo.weights import weights_source
 
     keras = runtime.keras()
     meta = json.loads((folder / "result.json").read_text())
@@ -131,7 +132,7 @@ def load_result(folder: Path) -> TrainResult:
         model=keras.saving.load_model(folder / MODEL_FILE, safe_mode=True),
         classes=tuple(meta["classes"]),
         config=TrainConfig(**meta["config"]),
-        weights=meta["weights"],
+        weights=weights_source(meta["weights"]),
         history=[EpochLog(**h) for h in meta["history"]],
         evaluation=evaluation,
         stopped=meta["stopped"],
