@@ -28,10 +28,11 @@ from streamlit.runtime.scriptrunner import script_runner
 
 from bench.finetune_speed import generated_zip
 from model_zoo.datasets import extract_dataset
+from model_zoo.finetune.features import FEATURES
+from model_zoo.finetune.jobs import TrainingJob
+from model_zoo.finetune.settings import TrainConfig
 from model_zoo.inference import load_classifier
-from model_zoo.jobs import TrainingJob
 from model_zoo.registry import MODELS
-from model_zoo.training import FEATURES, TrainConfig
 from model_zoo.weights import weights_source
 
 # Streamlit's own cleanup, kept before anything could replace it.

@@ -22,13 +22,14 @@ from PIL import Image
 
 from model_zoo.datasets import DatasetError, extract_dataset
 from model_zoo.explain import DEFAULT_OPACITY
+from model_zoo.finetune.events import EpochLog
+from model_zoo.finetune.jobs import new_job_folder
+from model_zoo.finetune.settings import HEADS, TrainConfig
 from model_zoo.images import DISPLAY_SIDE, RESIZE_MODES, ImageError, load_image
-from model_zoo.jobs import new_job_folder
 from model_zoo.labels import class_index as class_index_of
 from model_zoo.labels import pretty_label
 from model_zoo.registry import MODELS, get_spec, parse_model_list
 from model_zoo.runtime import only_our_own_stderr
-from model_zoo.training import HEADS, EpochLog, TrainConfig
 from model_zoo.weights import ENV_VAR, MissingWeightsError, weights_source
 
 EXIT_BAD_INPUT = 2
@@ -267,8 +268,9 @@ def _finetune(args: argparse.Namespace) -> int:
     except OSError as err:
         raise UsageError(f"{args.data}: cannot read the file ({err.strerror or err})") from None
 
-    from model_zoo.export import write_export
-    from model_zoo.training import TrainingStopped, train
+    from model_zoo.finetune.export import write_export
+    from model_zoo.finetune.settings import TrainingStopped
+    from model_zoo.finetune.training import train
 
     stop = threading.Event()
 

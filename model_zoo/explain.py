@@ -91,11 +91,11 @@ def _classifier_function(classifier: Classifier) -> Callable:
 
 
 def _finetuned_function(model: Any) -> Callable:
-    """Fine-tuned models (``training.train``): explains the backbone's last feature map."""
-    keras = runtime.keras()
-    layers = model.layers[1:]  # after the input: preprocess, backbone, head layers
-    split = next(i for i, layer in enumerate(layers) if isinstance(layer, keras.Model))
-    before, backbone, head = layers[:split], layers[split], layers[split + 1 :]
+    """Fine-tuned models (``finetune.training.train``): explains the backbone's last feature
+    map."""
+    from model_zoo.finetune.model import split_finetuned
+
+    before, backbone, head = split_finetuned(model)
     dense = head[-1]
 
     def forward(pixels: Any) -> tuple[Any, Any]:

@@ -5,13 +5,14 @@ import streamlit as st
 
 from model_zoo.devices import device_info
 from model_zoo.explain import explain_finetuned, overlay
-from model_zoo.export import export_zip
+from model_zoo.finetune.evaluation import TrainResult
+from model_zoo.finetune.export import export_zip
+from model_zoo.finetune.jobs import ServerBusy, TrainingJob
+from model_zoo.finetune.settings import HEADS, TrainConfig
 from model_zoo.images import DISPLAY_SIDE, ImageError, load_image
-from model_zoo.jobs import ServerBusy, TrainingJob
 from model_zoo.labels import ClassScore
 from model_zoo.limits import MAX_PHOTO_MB, MAX_UPLOAD_MB
 from model_zoo.registry import MODELS
-from model_zoo.training import HEADS, TrainConfig, TrainResult
 from ui.charts import confusion_figure, counts_figure, history_figure, topk_figure
 from ui.common import page_setup, plural
 from ui.finetune import current_run, prepare, start_run

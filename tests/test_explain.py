@@ -63,8 +63,9 @@ def test_explain_refuses_a_class_out_of_range(classifiers, cat_bytes):
 
 @pytest.mark.slow
 def test_fine_tuned_model_is_explained_too(colour_dataset, cat_bytes, tmp_path):
-    from model_zoo.export import load_exported, write_export
-    from model_zoo.training import TrainConfig, train
+    from model_zoo.finetune.export import load_exported, write_export
+    from model_zoo.finetune.settings import TrainConfig
+    from model_zoo.finetune.training import train
     from model_zoo.weights import WeightsSource
 
     result = train(

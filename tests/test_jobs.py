@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from model_zoo.jobs import ServerBusy, TrainingJob
-from model_zoo.training import TrainConfig
+from model_zoo.finetune.jobs import ServerBusy, TrainingJob
+from model_zoo.finetune.settings import TrainConfig
 from model_zoo.weights import WeightsSource
 from tests.conftest import assert_parallel_matches_serial
 
@@ -115,7 +115,7 @@ def test_stale_job_folders_are_swept_and_live_ones_kept(tmp_path):
     import subprocess
     import sys
 
-    from model_zoo.jobs import JOB_PREFIX, sweep_job_folders
+    from model_zoo.finetune.jobs import JOB_PREFIX, sweep_job_folders
 
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -137,7 +137,7 @@ def test_stale_job_folders_are_swept_and_live_ones_kept(tmp_path):
 def test_the_job_folder_is_marked_with_its_owner():
     import os
 
-    from model_zoo.jobs import new_job_folder
+    from model_zoo.finetune.jobs import new_job_folder
 
     with new_job_folder() as folder:
         assert (Path(folder) / "owner.pid").read_text() == str(os.getpid())

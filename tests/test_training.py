@@ -5,18 +5,13 @@ import threading
 import numpy as np
 import pytest
 
-from model_zoo.export import export_zip, load_exported, write_export
+from model_zoo.finetune.events import Progress, RunClock
+from model_zoo.finetune.export import export_zip, load_exported, write_export
+from model_zoo.finetune.features import FEATURES, stratified_split
+from model_zoo.finetune.model import preprocessing_layer
+from model_zoo.finetune.settings import TrainConfig, TrainingStopped
+from model_zoo.finetune.training import train
 from model_zoo.registry import MODELS
-from model_zoo.training import (
-    FEATURES,
-    Progress,
-    RunClock,
-    TrainConfig,
-    TrainingStopped,
-    preprocessing_layer,
-    stratified_split,
-    train,
-)
 from model_zoo.weights import WeightsSource
 
 RANDOM = WeightsSource("random")
@@ -124,10 +119,10 @@ def test_full_path_with_augmentation_and_unfreezing(colour_dataset):
 
 @pytest.mark.slow
 def test_unfreezing_trains_top_layers_only_and_keeps_batchnorm(colour_dataset, monkeypatch):
-    import model_zoo.training as training
+    import model_zoo.finetune.model as assembly
 
     built = {}
-    real = training.build_backbone
+    real = assembly.build_backbone
 
     def spy(spec, weights, size):
         built["backbone"] = real(spec, weights, size)
@@ -137,7 +132,7 @@ def test_unfreezing_trains_top_layers_only_and_keeps_batchnorm(colour_dataset, m
         }
         return built["backbone"]
 
-    monkeypatch.setattr(training, "build_backbone", spy)
+    monkeypatch.setattr(assembly, "build_backbone", spy)
     config = TrainConfig(
         backbone="resnet50",
         head="gap",
@@ -169,10 +164,10 @@ def test_unfreezing_trains_top_layers_only_and_keeps_batchnorm(colour_dataset, m
 
 @pytest.mark.slow
 def test_unfreeze_top_layers_leaves_batchnorm_and_lower_layers_frozen():
-    from model_zoo.training import _unfreeze_top, build_backbone
+    from model_zoo.finetune.model import FineTuned, build_backbone
 
     backbone = build_backbone(MODELS["resnet50"], RANDOM, 48)
-    _unfreeze_top(backbone, 5)
+    FineTuned(None, backbone, []).unfreeze_top(5)
     trainable = [layer.name for layer in backbone.layers if layer.trainable]
     top5 = [layer.name for layer in backbone.layers[-5:]]
     assert trainable == [n for n in top5 if not n.endswith("_bn")]
@@ -260,7 +255,7 @@ def test_export_reloads_in_safe_mode_with_the_same_predictions(colour_dataset, t
 
 
 def test_the_time_left_covers_every_phase_still_to_come(monkeypatch):
-    import model_zoo.training as training
+    import model_zoo.finetune.events as training
 
     now = [0.0]
     monkeypatch.setattr(training.time, "perf_counter", lambda: now[0])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from model_zoo.jobs import sweep_job_folders
+from model_zoo.finetune.jobs import sweep_job_folders
 from model_zoo.weights import ENV_VAR, WeightsSource
 from ui.models import current_weights
 

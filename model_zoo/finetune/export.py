@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from model_zoo import runtime
-from model_zoo.training import HEADS, TrainResult
+from model_zoo.finetune.evaluation import TrainResult
+from model_zoo.finetune.settings import HEADS
 
 MODEL_FILE = "model.keras"
 LABELS_FILE = "labels.json"

@@ -1,8 +1,8 @@
-"""The training child process: ``python -m model_zoo.worker RUN_DIR``.
+"""The training child process: ``python -m model_zoo.finetune.worker RUN_DIR``.
 
 The app trains in a child process so that a run which needs too much memory ends alone,
 under its own limit, instead of taking down the one server every visitor shares. The
-parent (``model_zoo.jobs``) writes ``request.json`` into ``RUN_DIR``; the child sets its
+parent (``model_zoo.finetune.jobs``) writes ``request.json`` into ``RUN_DIR``; the child sets its
 memory limit before TensorFlow is imported, trains, and speaks one JSON object per line on
 stdout (``progress``, ``epoch``, then ``done``, ``stopped`` or ``error``). A line ``stop``
 on stdin presses Stop. The result (model, evaluation, history) is written under
@@ -24,14 +24,9 @@ from typing import Any
 import numpy as np
 
 from model_zoo.datasets import Dataset
-from model_zoo.training import (
-    ClassReport,
-    EpochLog,
-    Evaluation,
-    Progress,
-    TrainConfig,
-    TrainResult,
-)
+from model_zoo.finetune.evaluation import ClassReport, Evaluation, TrainResult
+from model_zoo.finetune.events import EpochLog, Progress
+from model_zoo.finetune.settings import TrainConfig
 
 REQUEST_FILE = "request.json"
 RESULT_DIR = "result"
@@ -167,7 +162,8 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
     threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
 
-    from model_zoo.training import TrainingStopped, train
+    from model_zoo.finetune.settings import TrainingStopped
+    from model_zoo.finetune.training import train
     from model_zoo.weights import MissingWeightsError, weights_source
 
     def on_progress(progress: Progress) -> None:

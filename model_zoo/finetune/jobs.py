@@ -1,6 +1,6 @@
 """Training jobs for the app: each in a child process, a server-wide cap, Stop, progress.
 
-A run trains in its own process (``model_zoo.worker``, started fresh rather than forked
+A run trains in its own process (``model_zoo.finetune.worker``, started fresh rather than forked
 from a process that has TensorFlow loaded) under a memory limit: a run that needs too much
 memory ends alone and the page says so, while the server and everyone's Compare go on. The
 pages poll ``TrainingJob.snapshot()``; nothing here knows about Streamlit.
@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from model_zoo.datasets import Dataset
-from model_zoo.training import EpochLog, Progress, TrainConfig, TrainResult
+from model_zoo.finetune.evaluation import TrainResult
+from model_zoo.finetune.events import EpochLog, Progress
+from model_zoo.finetune.settings import TrainConfig
+from model_zoo.finetune.worker import MEMORY_SIGNS, RESULT_DIR, load_result, write_request
 from model_zoo.weights import WeightsSource
-from model_zoo.worker import MEMORY_SIGNS, RESULT_DIR, load_result, write_request
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +161,7 @@ class TrainingJob:
         }
         with open(self._run_dir / "worker.log", "wb") as stderr:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "model_zoo.worker", str(self._run_dir)],
+                [sys.executable, "-m", "model_zoo.finetune.worker", str(self._run_dir)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,

@@ -1,0 +1,163 @@
+"""Images and backbone features for training: the split, decoded pixels, one backbone pass
+over them, and a cache of its results (in memory, and as files beside the dataset)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_zoo import runtime
+from model_zoo.datasets import Dataset
+from model_zoo.finetune.events import Progress, ProgressFn, noop
+from model_zoo.finetune.model import preprocessing_layer
+from model_zoo.finetune.settings import TrainConfig, TrainingStopped
+from model_zoo.images import load_image, resize
+from model_zoo.registry import ModelSpec
+from model_zoo.weights import WeightsSource
+
+FEATURE_CACHE_BYTES = 512 * 1024 * 1024
+
+
+def stratified_split(
+    labels: np.ndarray, val_split: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation indices, each class split in the same proportion (seeded).
+
+    Every class keeps at least one image on each side.
+    """
+    rng = np.random.default_rng(seed)
+    train: list[int] = []
+    val: list[int] = []
+    for cls in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == cls))
+        n_val = min(max(1, round(len(idx) * val_split)), len(idx) - 1)
+        val.extend(idx[:n_val])
+        train.extend(idx[n_val:])
+    return np.sort(np.array(train)), np.sort(np.array(val))
+
+
+def load_pixels(
+    paths: Sequence[Any],
+    size: int,
+    stop: threading.Event | None = None,
+    on_progress: ProgressFn = noop,
+) -> np.ndarray:
+    """Decodes and squashes images to ``(N, size, size, 3)`` uint8 (as Compare does)."""
+    out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
+    for i, path in enumerate(paths):
+        if stop is not None and stop.is_set():
+            raise TrainingStopped
+        out[i] = resize(load_image(path.read_bytes()), size).round().astype(np.uint8)
+        if i % 16 == 0 or i == len(paths) - 1:
+            on_progress(Progress("loading images", i + 1, len(paths)))
+    return out
+
+
+class FeatureCache:
+    """Backbone features by (dataset content, backbone, size, weights): shared, bounded."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> np.ndarray | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            return None
+
+    def put(self, key: tuple, value: np.ndarray) -> None:
+        if value.nbytes > self.max_bytes:
+            return
+        value.setflags(write=False)
+        with self._lock:
+            self._items[key] = value
+            while sum(v.nbytes for v in self._items.values()) > self.max_bytes:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+FEATURES = FeatureCache(FEATURE_CACHE_BYTES)
+
+
+class CachedFeatures:
+    """Where one run's features are kept: keyed by dataset content, backbone, size, weights
+    and pooling; in ``FEATURES`` and, with ``folder``, as a file a later process finds."""
+
+    def __init__(
+        self, dataset: Dataset, config: TrainConfig, weights: WeightsSource, folder: Path | None
+    ) -> None:
+        self.pooled = config.head != "dense_dropout"
+        self.key = (
+            dataset.digest,
+            config.spec.name,
+            config.size,
+            str(weights),
+            self.pooled,
+            config.seed if weights.is_random else None,
+        )
+        digest = hashlib.blake2b(repr(self.key).encode(), digest_size=12).hexdigest()
+        self.file = folder / f"{digest}.npy" if folder is not None else None
+
+    def load(self) -> np.ndarray | None:
+        features = FEATURES.get(self.key)
+        if features is None and self.file is not None:
+            with contextlib.suppress(OSError, ValueError):
+                features = np.load(self.file)
+        return features
+
+    def save(self, features: np.ndarray) -> None:
+        FEATURES.put(self.key, features)
+        if self.file is not None:
+            with contextlib.suppress(OSError):
+                self.file.parent.mkdir(exist_ok=True)
+                np.save(self.file, features)
+
+
+def extract_features(
+    backbone: Any,
+    spec: ModelSpec,
+    pixels: np.ndarray,
+    batch_size: int,
+    pooled: bool,
+    stop: threading.Event | None = None,
+    on_progress: ProgressFn = noop,
+) -> tuple[np.ndarray, float]:
+    """One pass of the frozen backbone over all images, in batches.
+
+    Returns:
+        ``(N, D)`` features (pooled, or the flattened feature map) and images per second.
+    """
+    tf = runtime.tensorflow()
+    pre = preprocessing_layer(spec)
+
+    @tf.function(reduce_retracing=True)
+    def forward(x: Any) -> Any:
+        maps = backbone(pre(tf.cast(x, tf.float32)), training=False)
+        if pooled:
+            return tf.reduce_mean(maps, axis=[1, 2])
+        return tf.reshape(maps, [tf.shape(maps)[0], -1])
+
+    chunks = []
+    steps = max(1, -(-len(pixels) // batch_size))
+    start = time.perf_counter()
+    for step in range(steps):
+        if stop is not None and stop.is_set():
+            raise TrainingStopped
+        chunks.append(np.asarray(forward(pixels[step * batch_size : (step + 1) * batch_size])))
+        on_progress(Progress("extracting features", step + 1, steps))
+    seconds = time.perf_counter() - start
+    return np.concatenate(chunks), len(pixels) / max(seconds, 1e-9)

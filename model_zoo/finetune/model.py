@@ -1,0 +1,156 @@
+"""The fine-tuned model, assembled from standard Keras layers: the backbone's preprocessing
+as a layer, the frozen backbone, a head; augmentation and unfreezing for training."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from model_zoo import runtime
+from model_zoo.finetune.settings import HEADS, TrainConfig
+from model_zoo.registry import ModelSpec
+from model_zoo.weights import WeightsSource
+
+CAFFE_BGR_MEANS = (103.939, 116.779, 123.68)
+
+
+def preprocessing_layer(spec: ModelSpec) -> Any:
+    """The family's ``preprocess_input`` as a built-in, frozen Keras layer.
+
+    tf mode is a ``Rescaling``; caffe mode (RGB→BGR, minus the ImageNet means) is a fixed
+    1×1 convolution. Built-in layers serialise without custom objects or a ``Lambda``.
+    """
+    keras = runtime.keras()
+
+    if spec.preprocess_mode == "tf":
+        return keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")
+    layer = keras.layers.Conv2D(3, 1, name="preprocess", trainable=False)
+    layer.build((None, None, None, 3))
+    kernel = np.zeros((1, 1, 3, 3), dtype=np.float32)
+    for out_channel, in_channel in enumerate((2, 1, 0)):  # BGR from RGB
+        kernel[0, 0, in_channel, out_channel] = 1.0
+    layer.set_weights([kernel, -np.asarray(CAFFE_BGR_MEANS, dtype=np.float32)])
+    return layer
+
+
+def head_layers(head: str, n_classes: int, seed: int = 0) -> list[Any]:
+    """The head's layers; the first one turns the backbone's feature map into a vector."""
+    keras = runtime.keras()
+
+    out = keras.layers.Dense(n_classes, activation="softmax", name="predictions")
+    if head == "dense_dropout":
+        return [
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(256, activation="relu", name="dense"),
+            keras.layers.Dropout(0.5, seed=seed, name="dropout"),
+            out,
+        ]
+    if head == "gap":
+        return [keras.layers.GlobalAveragePooling2D(name="avg_pool"), out]
+    if head == "gap_dropout":
+        return [
+            keras.layers.GlobalAveragePooling2D(name="avg_pool"),
+            keras.layers.Dropout(0.5, seed=seed, name="dropout"),
+            out,
+        ]
+    raise ValueError(f"Unknown head {head!r}. Expected one of {sorted(HEADS)}.")
+
+
+def build_backbone(spec: ModelSpec, weights: WeightsSource, size: int) -> Any:
+    """A fresh, frozen, headless backbone (never the shared Compare models)."""
+    backbone = spec.constructor(
+        include_top=False,
+        input_shape=(size, size, 3),
+        weights=weights.keras_argument(spec, notop=True),
+    )
+    backbone.trainable = False
+    return backbone
+
+
+def strategy() -> Any:
+    """Several machines (``TF_CONFIG`` set): MultiWorkerMirrored; several GPUs: Mirrored."""
+    tf = runtime.tensorflow()
+    if os.environ.get("TF_CONFIG"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+@dataclass
+class FineTuned:
+    """The model a run trains and returns, and the parts that stages train separately.
+
+    Attributes:
+        model: Raw RGB pixels (0-255) in, class probabilities out.
+        backbone: The frozen backbone inside ``model``.
+        head: The head's layers; the first turns the feature map into a vector.
+    """
+
+    model: Any
+    backbone: Any
+    head: list[Any]
+
+    def head_model(self, features_shape: tuple[int, ...]) -> Any:
+        """The head after its first layer, on cached (pooled or flattened) features: it
+        shares its layers, so training it trains ``model``."""
+        keras = runtime.keras()
+        features_in = keras.Input(features_shape, name="features")
+        x = features_in
+        for layer in self.head[1:]:
+            x = layer(x)
+        return keras.Model(features_in, x, name="head")
+
+    def with_augmentation(self, config: TrainConfig) -> Any:
+        """The model to fit on images: ``model`` itself, or flip/rotation/zoom in front."""
+        keras = runtime.keras()
+        if not config.augment:
+            return self.model
+        augment = keras.Sequential(
+            [
+                keras.layers.RandomFlip("horizontal", seed=config.seed),
+                keras.layers.RandomRotation(0.1, seed=config.seed),
+                keras.layers.RandomZoom(0.1, seed=config.seed),
+            ],
+            name="augment",
+        )
+        pixels_in = keras.Input(self.model.input_shape[1:], name="pixels")
+        return keras.Model(
+            pixels_in, self.model(augment(pixels_in)), name=f"{self.model.name}_augmented"
+        )
+
+    def unfreeze_top(self, n_layers: int) -> None:
+        """Makes the top ``n_layers`` of the backbone trainable, BatchNorm excepted."""
+        keras = runtime.keras()
+        self.backbone.trainable = True
+        layers = self.backbone.layers
+        for i, layer in enumerate(layers):
+            frozen_part = i < len(layers) - n_layers
+            layer.trainable = not frozen_part and not isinstance(
+                layer, keras.layers.BatchNormalization
+            )
+
+
+def assemble(config: TrainConfig, weights: WeightsSource, n_classes: int) -> FineTuned:
+    """A fresh backbone (never the shared Compare models) with preprocessing and a head."""
+    keras = runtime.keras()
+    spec, size = config.spec, config.size
+    backbone = build_backbone(spec, weights, size)
+    head = head_layers(config.head, n_classes, config.seed)
+    pixels_in = keras.Input((size, size, 3), name="pixels")  # raw RGB, 0-255
+    x = backbone(preprocessing_layer(spec)(pixels_in), training=False)  # BatchNorm: inference
+    for layer in head:
+        x = layer(x)
+    return FineTuned(keras.Model(pixels_in, x, name=f"{spec.name}_{config.head}"), backbone, head)
+
+
+def split_finetuned(model: Any) -> tuple[list[Any], Any, list[Any]]:
+    """A fine-tuned model's layers, as ``assemble`` laid them out: those before the backbone
+    (preprocessing), the backbone, and the head's layers."""
+    keras = runtime.keras()
+    layers = model.layers[1:]  # after the input
+    split = next(i for i, layer in enumerate(layers) if isinstance(layer, keras.Model))
+    return layers[:split], layers[split], layers[split + 1 :]

@@ -1,0 +1,153 @@
+"""Transfer learning: a new head on a registry backbone, trained on a checked ``Dataset``.
+
+The steps of the keras.io transfer-learning guide: split, load, build, train the head,
+optionally fine-tune the top of the backbone, evaluate. With augmentation off the frozen
+backbone sees each image once and the head trains on its cached features, so extra epochs
+cost almost nothing; with augmentation the full model trains on images. The model returned
+takes raw RGB pixels (0-255) and reloads anywhere with no custom objects.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from model_zoo import runtime
+from model_zoo.datasets import Dataset
+from model_zoo.finetune.evaluation import TrainResult, evaluate
+from model_zoo.finetune.events import EpochFn, Progress, ProgressFn, noop, run_plan, timed
+from model_zoo.finetune.features import (
+    CachedFeatures,
+    extract_features,
+    load_pixels,
+    stratified_split,
+)
+from model_zoo.finetune.fit import KeepBest, Stages, image_dataset
+from model_zoo.finetune.model import assemble, strategy
+from model_zoo.finetune.settings import FINE_TUNE_RATE_FACTOR, TrainConfig, TrainingStopped
+from model_zoo.weights import WeightsSource
+
+
+def train(
+    dataset: Dataset,
+    config: TrainConfig,
+    weights: WeightsSource,
+    *,
+    stop: threading.Event | None = None,
+    on_progress: ProgressFn = noop,
+    on_epoch: EpochFn = noop,
+    feature_dir: Path | None = None,
+) -> TrainResult:
+    """Trains a new head (and optionally the top of the backbone) on ``dataset``.
+
+    Args:
+        dataset: A checked dataset (``datasets.extract_dataset``).
+        config: Settings; validated here.
+        weights: Where the backbone's weights come from.
+        stop: Set it to end training within one batch; the best weights so far are kept.
+        on_progress: Called per batch (and per image while loading), with the time left.
+        on_epoch: Called with each epoch's metrics.
+        feature_dir: Also keep cached features as files here (the dataset's own job
+            folder), so a later run in another process finds them.
+
+    Raises:
+        ValueError: a bad setting.
+        TrainingStopped: stopped before a single epoch finished (no model to keep).
+        MissingWeightsError: the backbone's weights are not available.
+    """
+    config.validated()
+    started = time.perf_counter()
+    runtime.keras().utils.set_random_seed(config.seed)
+    paths, labels = dataset.samples()
+    train_idx, val_idx = stratified_split(labels, config.val_split, config.seed)
+    cache = CachedFeatures(dataset, config, weights, feature_dir)
+    features = cache.load() if config.uses_cached_features else None
+    report = timed(on_progress, run_plan(config, len(paths), len(val_idx), features is not None))
+    pixels = load_pixels(paths, config.size, stop, report)
+    steps = -(-len(train_idx) // config.batch_size)
+    stages = Stages(config, steps, stop, report, on_epoch)
+    feature_seconds = images_per_second = 0.0
+
+    with strategy().scope():
+        report(Progress("building the backbone", 0, 1))
+        parts = assemble(config, weights, len(dataset.classes))
+        if config.uses_cached_features:
+            if features is None:
+                feature_seconds = time.perf_counter()
+                features, images_per_second = extract_features(
+                    parts.backbone,
+                    config.spec,
+                    pixels,
+                    config.batch_size,
+                    cache.pooled,
+                    stop,
+                    report,
+                )
+                feature_seconds = time.perf_counter() - feature_seconds
+                cache.save(features)
+            stages.fit(
+                parts.head_model(features.shape[1:]),
+                features[train_idx],
+                labels[train_idx],
+                (features[val_idx], labels[val_idx]),
+                phase="training head",
+                epochs=config.epochs,
+                rate=config.learning_rate,
+            )
+        if not config.uses_cached_features or config.unfreeze > 0:  # stages that see images
+            train_images = image_dataset(
+                pixels[train_idx], labels[train_idx], config.batch_size, True, config.seed
+            )
+            val_images = image_dataset(
+                pixels[val_idx], labels[val_idx], config.batch_size, False, 0
+            )
+        if not config.uses_cached_features:
+            stages.fit(
+                parts.with_augmentation(config),
+                train_images,
+                None,
+                val_images,
+                phase="training head",
+                epochs=config.epochs,
+                rate=config.learning_rate,
+            )
+        if not stages.history:
+            raise TrainingStopped("stopped before the first epoch finished")
+        if config.unfreeze > 0 and not stages.stopped:
+            parts.unfreeze_top(config.unfreeze)
+            model = parts.with_augmentation(config)
+            best = min(h.val_loss for h in stages.history)
+            stages.fit(
+                model,
+                train_images,
+                None,
+                val_images,
+                phase="fine-tuning",
+                epochs=config.fine_tune_epochs,
+                rate=config.learning_rate * FINE_TUNE_RATE_FACTOR,
+                keep=KeepBest(best, model.get_weights()),
+            )
+        parts.backbone.trainable = False
+
+    report(Progress("evaluating", 0, 1))
+    evaluation = evaluate(
+        parts.model, pixels[val_idx], labels[val_idx], dataset.classes, config.batch_size
+    )
+    report(Progress("evaluating", 1, 1))
+    return TrainResult(
+        model=parts.model,
+        classes=dataset.classes,
+        config=config,
+        weights=weights,
+        history=stages.history,
+        evaluation=evaluation,
+        stopped=stages.stopped,
+        # The weights kept: the epoch with the lowest validation loss, over both stages.
+        best_epoch=1 + int(np.nanargmin([h.val_loss for h in stages.history])),
+        seconds=time.perf_counter() - started,
+        feature_seconds=feature_seconds,
+        feature_images_per_second=images_per_second,
+    )
