@@ -111,6 +111,25 @@ class CachedFeatures:
         )
         digest = hashlib.blake2b(repr(self.key).encode(), digest_size=12).hexdigest()
         self.file = folder / f"{digest}.npy" if folder is not None else None
+        self.batch_size = config.batch_size
+        self.spec = config.spec
+        self.seconds = self.images_per_second = 0.0  # of the pass, when this run made one
+
+    def extract(
+        self,
+        backbone: Any,
+        pixels: np.ndarray,
+        stop: threading.Event | None = None,
+        on_progress: ProgressFn = noop,
+    ) -> np.ndarray:
+        """One backbone pass over ``pixels`` (``extract_features``), timed and kept."""
+        start = time.perf_counter()
+        features, self.images_per_second = extract_features(
+            backbone, self.spec, pixels, self.batch_size, self.pooled, stop, on_progress
+        )
+        self.seconds = time.perf_counter() - start
+        self.save(features)
+        return features
 
     def load(self) -> np.ndarray | None:
         features = FEATURES.get(self.key)

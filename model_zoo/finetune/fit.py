@@ -16,7 +16,8 @@ import numpy as np
 
 from model_zoo import runtime
 from model_zoo.finetune.events import EpochFn, EpochLog, Phase, Progress, ProgressFn
-from model_zoo.finetune.settings import TrainConfig, TrainingStopped
+from model_zoo.finetune.model import FineTuned
+from model_zoo.finetune.settings import FINE_TUNE_RATE_FACTOR, TrainConfig, TrainingStopped
 
 tf = runtime.tensorflow()
 keras = runtime.keras()
@@ -81,15 +82,71 @@ class KeepBest(_Callback):
 
 @dataclass
 class Stages:
-    """What the stages of one run share: its settings, Stop, reporting and the history."""
+    """What the stages of one run share: its settings and split, Stop, reporting and the
+    history of every epoch."""
 
     config: TrainConfig
-    steps: int
+    labels: np.ndarray
+    train_idx: np.ndarray
+    val_idx: np.ndarray
     stop: threading.Event | None
     on_progress: ProgressFn
     on_epoch: EpochFn
     history: list[EpochLog] = field(default_factory=list)
     stopped: bool = False
+    _images: tuple[Any, Any] | None = None
+
+    @property
+    def steps(self) -> int:
+        """Batches in one training epoch."""
+        return -(-len(self.train_idx) // self.config.batch_size)
+
+    def head_on_features(self, parts: FineTuned, features: np.ndarray) -> None:
+        """The first stage on cached backbone features: only the head trains."""
+        train, val, labels = self.train_idx, self.val_idx, self.labels
+        self.fit(
+            parts.head_model(features.shape[1:]),
+            features[train],
+            labels[train],
+            (features[val], labels[val]),
+            phase="training head",
+            epochs=self.config.epochs,
+            rate=self.config.learning_rate,
+        )
+
+    def on_images(self, parts: FineTuned, pixels: np.ndarray, phase: Phase) -> None:
+        """A stage on images (augmented if asked): the head, or with ``"fine-tuning"`` the
+        unfrozen top of the backbone too, at a tenth of the rate, keeping the best epoch of
+        both stages."""
+        if self._images is None:  # built once, for whichever stages need them
+            config, labels = self.config, self.labels
+            self._images = (
+                image_dataset(
+                    pixels[self.train_idx],
+                    labels[self.train_idx],
+                    config.batch_size,
+                    True,
+                    config.seed,
+                ),
+                image_dataset(
+                    pixels[self.val_idx], labels[self.val_idx], config.batch_size, False, 0
+                ),
+            )
+        model = parts.with_augmentation(self.config)
+        tuning = phase == "fine-tuning"
+        keep = (
+            KeepBest(min(h.val_loss for h in self.history), model.get_weights()) if tuning else None
+        )
+        self.fit(
+            model,
+            self._images[0],
+            None,
+            self._images[1],
+            phase=phase,
+            epochs=self.config.fine_tune_epochs if tuning else self.config.epochs,
+            rate=self.config.learning_rate * (FINE_TUNE_RATE_FACTOR if tuning else 1.0),
+            keep=keep,
+        )
 
     def fit(
         self,

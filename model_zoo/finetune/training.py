@@ -21,13 +21,12 @@ from model_zoo.finetune.evaluation import TrainResult, evaluate
 from model_zoo.finetune.events import EpochFn, Progress, ProgressFn, noop, run_plan, timed
 from model_zoo.finetune.features import (
     CachedFeatures,
-    extract_features,
     load_pixels,
     stratified_split,
 )
-from model_zoo.finetune.fit import KeepBest, Stages, image_dataset
+from model_zoo.finetune.fit import Stages
 from model_zoo.finetune.model import assemble, strategy
-from model_zoo.finetune.settings import FINE_TUNE_RATE_FACTOR, TrainConfig, TrainingStopped
+from model_zoo.finetune.settings import TrainConfig, TrainingStopped
 from model_zoo.weights import WeightsSource
 
 
@@ -67,75 +66,27 @@ def train(
     features = cache.load() if config.uses_cached_features else None
     report = timed(on_progress, run_plan(config, len(paths), len(val_idx), features is not None))
     pixels = load_pixels(paths, config.size, stop, report)
-    steps = -(-len(train_idx) // config.batch_size)
-    stages = Stages(config, steps, stop, report, on_epoch)
-    feature_seconds = images_per_second = 0.0
+    stages = Stages(config, labels, train_idx, val_idx, stop, report, on_epoch)
 
     with strategy().scope():
         report(Progress("building the backbone", 0, 1))
         parts = assemble(config, weights, len(dataset.classes))
         if config.uses_cached_features:
             if features is None:
-                feature_seconds = time.perf_counter()
-                features, images_per_second = extract_features(
-                    parts.backbone,
-                    config.spec,
-                    pixels,
-                    config.batch_size,
-                    cache.pooled,
-                    stop,
-                    report,
-                )
-                feature_seconds = time.perf_counter() - feature_seconds
-                cache.save(features)
-            stages.fit(
-                parts.head_model(features.shape[1:]),
-                features[train_idx],
-                labels[train_idx],
-                (features[val_idx], labels[val_idx]),
-                phase="training head",
-                epochs=config.epochs,
-                rate=config.learning_rate,
-            )
-        if not config.uses_cached_features or config.unfreeze > 0:  # stages that see images
-            train_images = image_dataset(
-                pixels[train_idx], labels[train_idx], config.batch_size, True, config.seed
-            )
-            val_images = image_dataset(
-                pixels[val_idx], labels[val_idx], config.batch_size, False, 0
-            )
-        if not config.uses_cached_features:
-            stages.fit(
-                parts.with_augmentation(config),
-                train_images,
-                None,
-                val_images,
-                phase="training head",
-                epochs=config.epochs,
-                rate=config.learning_rate,
-            )
+                features = cache.extract(parts.backbone, pixels, stop, report)
+            stages.head_on_features(parts, features)
+        else:
+            stages.on_images(parts, pixels, "training head")
         if not stages.history:
             raise TrainingStopped("stopped before the first epoch finished")
         if config.unfreeze > 0 and not stages.stopped:
             parts.unfreeze_top(config.unfreeze)
-            model = parts.with_augmentation(config)
-            best = min(h.val_loss for h in stages.history)
-            stages.fit(
-                model,
-                train_images,
-                None,
-                val_images,
-                phase="fine-tuning",
-                epochs=config.fine_tune_epochs,
-                rate=config.learning_rate * FINE_TUNE_RATE_FACTOR,
-                keep=KeepBest(best, model.get_weights()),
-            )
+            stages.on_images(parts, pixels, "fine-tuning")
         parts.backbone.trainable = False
 
     report(Progress("evaluating", 0, 1))
-    evaluation = evaluate(
-        parts.model, pixels[val_idx], labels[val_idx], dataset.classes, config.batch_size
-    )
+    held_out = pixels[val_idx], labels[val_idx]
+    evaluation = evaluate(parts.model, *held_out, dataset.classes, config.batch_size)
     report(Progress("evaluating", 1, 1))
     return TrainResult(
         model=parts.model,
@@ -148,6 +99,6 @@ def train(
         # The weights kept: the epoch with the lowest validation loss, over both stages.
         best_epoch=1 + int(np.nanargmin([h.val_loss for h in stages.history])),
         seconds=time.perf_counter() - started,
-        feature_seconds=feature_seconds,
-        feature_images_per_second=images_per_second,
+        feature_seconds=cache.seconds,
+        feature_images_per_second=cache.images_per_second,
     )
