@@ -91,31 +91,32 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--weights", default=None, help=weights_help)
 
     tune = sub.add_parser("finetune", help="train a new head on a zip of class folders")
+    defaults = TrainConfig()  # one set of defaults for the CLI and the page
     tune.add_argument("data", metavar="DATA.zip")
-    tune.add_argument("--backbone", default="resnet50", help=", ".join(MODELS))
-    tune.add_argument("--head", default="gap_dropout", help=", ".join(HEADS))
-    tune.add_argument("--epochs", type=int, default=10)
-    tune.add_argument("--batch-size", type=int, default=32)
-    tune.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    tune.add_argument("--val-split", type=float, default=0.2)
+    tune.add_argument("--backbone", default=defaults.backbone, help=", ".join(MODELS))
+    tune.add_argument("--head", default=defaults.head, help=", ".join(HEADS))
+    tune.add_argument("--epochs", type=int, default=defaults.epochs)
+    tune.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    tune.add_argument("--lr", type=float, default=defaults.learning_rate, help="learning rate")
+    tune.add_argument("--val-split", type=float, default=defaults.val_split)
     tune.add_argument("--augment", action="store_true", help="random flip, rotation and zoom")
     tune.add_argument(
         "--unfreeze",
         type=int,
-        default=0,
+        default=defaults.unfreeze,
         metavar="N",
         help="then fine-tune the top N backbone layers at a tenth of the rate",
     )
-    tune.add_argument("--fine-tune-epochs", type=int, default=5)
+    tune.add_argument("--fine-tune-epochs", type=int, default=defaults.fine_tune_epochs)
     tune.add_argument("--no-early-stopping", action="store_true")
-    tune.add_argument("--patience", type=int, default=3)
+    tune.add_argument("--patience", type=int, default=defaults.patience)
     tune.add_argument(
         "--image-size",
         type=int,
-        default=0,
+        default=defaults.image_size,
         help="input side (default: the backbone's own, 224 or 299)",
     )
-    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--seed", type=int, default=defaults.seed)
     tune.add_argument("--weights", default=None, help=weights_help)
     tune.add_argument(
         "--out",

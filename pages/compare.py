@@ -2,19 +2,17 @@
 
 from collections.abc import Callable
 
-import numpy as np
 import streamlit as st
 
 from model_zoo.examples import EXAMPLES, get_example
-from model_zoo.explain import DEFAULT_OPACITY, overlay
+from model_zoo.explain import DEFAULT_OPACITY
 from model_zoo.images import DISPLAY_SIDE, RESIZE_MODES, ImageError, load_image, thumbnail, tile
-from model_zoo.inference import Comparison, Prediction
-from model_zoo.labels import class_score, pretty_label
+from model_zoo.labels import pretty_label
 from model_zoo.registry import MODELS
 from model_zoo.weights import where_to_put
-from ui.charts import topk_figure
-from ui.common import agreement_message, page_setup, plural, short_name
-from ui.models import compare_images, forget_failed_loads, get_classifiers, gradcam_heatmap
+from ui.common import page_setup, plural, short_name
+from ui.compare_panels import ExplainSettings, show_comparison
+from ui.models import compare_images, forget_failed_loads, get_classifiers
 
 MAX_IMAGES = 12
 RESIZE_LABELS = {
@@ -137,78 +135,11 @@ with st.spinner("Classifying…"):
     results = compare_images(classifiers, photos, 5, resize_mode)
 
 
-def explained_class(event: object, pred: Prediction) -> int:
-    """A bar clicked in this model's chart, else the picker's class, else the top-1."""
-    points = getattr(getattr(event, "selection", None), "points", None) or []
-    if points and "point_index" in points[0]:
-        return pred.top[::-1][points[0]["point_index"]].index  # bars are drawn bottom-up
-    return pred.top[0].index if picked_class is None else picked_class
-
-
-def show_comparison(result: Comparison, photo: np.ndarray) -> None:
-    """One column per model (with its Grad-CAM when Explain is on), then the agreement."""
-    for column, pred in zip(st.columns(len(result.predictions)), result.predictions, strict=True):
-        spec = MODELS[pred.model]
-        with column, st.container(border=True, key=f"result-{pred.model}"):
-            st.markdown(f"**{spec.display_name}**")
-            event = st.plotly_chart(
-                topk_figure(pred.top),
-                key=f"chart-{pred.model}",
-                config={"displayModeBar": False},
-                on_select="rerun" if explain_on else "ignore",
-                selection_mode="points",
-            )
-            if explain_on:
-                target = explained_class(event, pred)
-                heat = gradcam_heatmap(by_name[pred.model], photo, target, resize_mode)
-                explained = class_score(pred.probabilities, target)
-                st.image(
-                    overlay(photo, heat, opacity, resize_mode),
-                    width="stretch",
-                    caption=f"why {explained.pretty} ({explained.score:.1%})",
-                )
-            st.caption(
-                f"⏱️ {pred.ms:.0f} ms · {spec.params_m:.1f} M parameters · "
-                f"{spec.size_mb} MB · input {spec.input_size}×{spec.input_size} · "
-                f"ImageNet top-1 {spec.top1:.1%}, top-5 {spec.top5:.1%}"
-            )
-
-    agree = result.agreement
-    with st.container(border=True, key="agreement"):
-        st.subheader("Where the models agree")
-        label, votes = agree.consensus
-        message = agreement_message(label.pretty, votes, len(result.predictions))
-        if message is not None:
-            kind, text = message
-            (st.success if kind == "success" else st.warning)(text)
-        left, right = st.columns(2)
-        with left:
-            st.markdown("**Each model's first choice**")
-            st.dataframe(
-                [
-                    {
-                        "Model": MODELS[m].display_name,
-                        "First choice": c.pretty,
-                        "Score": f"{c.score:.1%}",
-                    }
-                    for m, c in agree.first_choices.items()
-                ],
-                hide_index=True,
-            )
-        with right:
-            st.markdown("**Ensemble top-5** (mean of the models' probabilities)")
-            st.plotly_chart(
-                topk_figure(agree.ensemble, color="#2ca02c"),
-                key="ensemble",
-                config={"displayModeBar": False},
-            )
-
-
-by_name = {c.name: c for c in classifiers}
+explain = ExplainSettings(explain_on, opacity, picked_class) if explain_on else ExplainSettings()
 if len(photos) == 1:
     left, _ = st.columns([1, 3])
     left.image(thumbnail(photos[0], 320), caption=short_name(names_ok[0], 40))
-    show_comparison(results[0], photos[0])
+    show_comparison(results[0], photos[0], classifiers, explain, resize_mode)
 else:
     st.subheader(f"{len(photos)} photos: each model's first choice")
     widths = [1] * (len(classifiers) + 1)  # the photo column as wide as a model column
@@ -223,4 +154,4 @@ else:
             cell.markdown(f"{pred.top[0].pretty}  \n`{pred.top[0].score:.1%}`")
     st.divider()
     pick = st.selectbox("Details for", range(len(photos)), format_func=names_ok.__getitem__)
-    show_comparison(results[pick], photos[pick])
+    show_comparison(results[pick], photos[pick], classifiers, explain, resize_mode)

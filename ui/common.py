@@ -50,6 +50,11 @@ def page_setup(title: str, icon: str) -> WeightsSource | None:
     return source
 
 
+def selected_points(event: object) -> list[dict]:
+    """The points a click selected in a ``st.plotly_chart(on_select="rerun")`` event."""
+    return getattr(getattr(event, "selection", None), "points", None) or []
+
+
 def short_name(name: str, limit: int = 18) -> str:
     """A file name that fits a narrow column on one line: the middle gives way to "…"."""
     if len(name) <= limit:
