@@ -125,3 +125,12 @@ def test_the_package_ships_its_data():
     files = [p.relative_to(package) for p in (package / "data").rglob("*") if p.is_file()]
     assert len(files) >= 6  # the class index, the example photos and their credits
     assert all(any(f.match(pattern) for pattern in data) for f in files), files
+
+
+def test_the_readme_layout_names_every_module():
+    layout = README.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(" `"): line for line in layout.splitlines() if "| `" in line}
+    for folder in ("model_zoo", "model_zoo/finetune", "ui"):
+        names = {p.stem for p in (ROOT / folder).glob("*.py")} - {"__init__", "__main__"}
+        listed = rows[f"{folder}/"]
+        assert all(f"`{name}`" in listed for name in names), (folder, names)

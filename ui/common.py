@@ -8,7 +8,7 @@ import streamlit as st
 
 from model_zoo.finetune.jobs import sweep_job_folders
 from model_zoo.weights import ENV_VAR, WeightsSource
-from ui.models import current_weights
+from ui.models import current_weights, keep_keras_state_between_runs
 
 # The sidebar navigation, the same on every page (Streamlit's own list of pages/ is hidden
 # in .streamlit/config.toml because it can only show file names).
@@ -27,7 +27,9 @@ RANDOM_BANNER = (
 
 @st.cache_resource(show_spinner=False)
 def start_up() -> list[Path]:
-    """Once per server process: removes job folders that a killed server left behind."""
+    """Once per server process, before its first script run ends: keeps Keras' state between
+    runs (``ui.models``) and removes job folders that a killed server left behind."""
+    keep_keras_state_between_runs()
     return sweep_job_folders()
 
 

@@ -38,9 +38,6 @@ def keep_keras_state_between_runs() -> None:
         script_runner._clean_problem_modules = close_pyplot_figures
 
 
-keep_keras_state_between_runs()
-
-
 @st.cache_resource(show_spinner=False)
 def current_weights() -> WeightsSource:
     """The process-wide weights source (``$MODEL_ZOO_WEIGHTS``), read once."""
