@@ -25,7 +25,7 @@ from typing import Any
 
 from model_zoo.datasets import Dataset
 from model_zoo.finetune.evaluation import TrainResult
-from model_zoo.finetune.events import EpochLog, Progress
+from model_zoo.finetune.events import EpochLog, JobState, Progress
 from model_zoo.finetune.settings import TrainConfig
 from model_zoo.finetune.worker import MEMORY_SIGNS, RESULT_DIR, load_result, write_request
 from model_zoo.weights import WeightsSource
@@ -69,7 +69,7 @@ class ServerBusy(RuntimeError):
 class JobSnapshot:
     """A consistent copy of a job's state for one page render."""
 
-    state: str  # running, done, stopped, failed
+    state: JobState
     progress: Progress | None
     history: tuple[EpochLog, ...]
     result: TrainResult | None
@@ -88,7 +88,7 @@ class TrainingJob:
     memory_limit: int | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _state: str = "running"
+    _state: JobState = "running"
     _progress: Progress | None = None
     _history: list[EpochLog] = field(default_factory=list)
     _result: TrainResult | None = None
@@ -257,7 +257,7 @@ class TrainingJob:
         with self._lock:
             self._progress = progress
 
-    def _finish(self, state: str, error: str) -> None:
+    def _finish(self, state: JobState, error: str) -> None:
         with self._lock:
             self._state, self._error = state, error
 
