@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any
 
 from model_zoo.registry import ModelSpec, get_spec
 
@@ -14,7 +14,6 @@ HEADS: dict[str, str] = {
     "gap": "Global average pooling → softmax",
     "gap_dropout": "Global average pooling → Dropout 0.5 → softmax",
 }
-HeadName = Literal["dense_dropout", "gap", "gap_dropout"]
 MAX_EPOCHS = 100
 MAX_BATCH_SIZE = 256
 FINE_TUNE_RATE_FACTOR = 0.1
