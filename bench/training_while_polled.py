@@ -4,8 +4,9 @@ After every script run (each poll of the live panel), Streamlit calls
 ``keras.backend.clear_session()`` and a full garbage collection. With the five Compare models
 in memory both hold the GIL for about half a second; when training was a thread of the
 server it starved (ratio 1.60). ``ui/models.py`` turns that off, and training now runs in a
-child process, where the cleanup only competes for the CPU. This runs the same job twice in one process with the five
-models loaded: (a) polled with Streamlit's own after-run cleanup, (b) polled without it.
+child process, where the cleanup only competes for the CPU. This runs the same job twice
+with the five models loaded here: (a) polled with Streamlit's own after-run cleanup, (b)
+polled without it.
 Random weights; the LAST line is the speed-up.
 
     python bench/training_while_polled.py [--backbone resnet50] [--per-class 10]
