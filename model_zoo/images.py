@@ -17,8 +17,8 @@ from model_zoo.limits import MAX_PHOTO_MB, MAX_PIXELS, MB, size_text
 from model_zoo.runtime import release_free_memory
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
-UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff")
-IMAGE_EXTENSIONS = tuple(f".{t}" for t in UPLOAD_TYPES)
+# Which zip entries are read as photos (the uploaders take any file; the bytes decide).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 MAX_BYTES = MAX_PHOTO_MB * MB
 # The longest side kept after decoding a photo for Compare, Explain and the CLI: no model
 # needs more than 299 px, and this is a sharp display copy. A 40-megapixel upload would

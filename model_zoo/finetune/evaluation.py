@@ -89,6 +89,11 @@ class TrainResult:
         return np.asarray(self.model.predict_on_batch(batch))
 
 
+def cross_entropy(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean cross-entropy of the true classes' probabilities (clipped, as Keras does)."""
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1))))
+
+
 def evaluate(
     model: Any, pixels: np.ndarray, labels: np.ndarray, classes: Sequence[str], batch_size: int = 32
 ) -> Evaluation:
@@ -109,8 +114,7 @@ def evaluate(
     )
     n = len(classes)
     pred = probs.argmax(axis=1)
-    eps = 1e-7
-    loss = float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], eps, 1))))
+    loss = cross_entropy(probs, labels)
     precision, recall, f1, support = precision_recall_fscore_support(
         labels, pred, labels=list(range(n)), zero_division=0
     )

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from model_zoo import runtime
+from model_zoo.finetune.evaluation import cross_entropy
 from model_zoo.finetune.events import EpochFn, EpochLog, Phase, Progress, ProgressFn
 from model_zoo.finetune.model import FineTuned
 from model_zoo.finetune.settings import FINE_TUNE_RATE_FACTOR, TrainConfig, TrainingStopped
@@ -267,11 +268,10 @@ def _fit_multi_worker(
             for callback in callbacks:
                 callback.on_train_batch_end(step)
         probs = np.asarray(predict(tf.constant(val[0])))
-        picked = np.clip(probs[np.arange(len(val[1])), val[1]], 1e-7, 1)
         logs = {
             "loss": float(np.mean(losses)),
             "accuracy": hits / len(x),
-            "val_loss": float(-np.mean(np.log(picked))),
+            "val_loss": cross_entropy(probs, val[1]),
             "val_accuracy": float(np.mean(probs.argmax(axis=1) == val[1])),
         }
         for callback in callbacks:
