@@ -79,7 +79,7 @@ def _gradcam_function(forward: Callable[[Any], tuple[Any, Any]], dense: Any) -> 
 
 def _classifier_function(classifier: Classifier) -> Callable:
     keras = runtime.keras()
-    model = classifier.model
+    model = classifier.keras_model()
     dense = model.get_layer("predictions")
     view = keras.Model(
         model.inputs,

@@ -11,11 +11,21 @@ from typing import Any
 
 import numpy as np
 
-from model_zoo import runtime
+from model_zoo.engine import (
+    Converted,
+    Engine,
+    EngineSettings,
+    OpenVINOEngine,
+    TensorFlowEngine,
+    build_keras_model,
+    convert,
+    engine_settings,
+    openvino_core,
+)
 from model_zoo.images import ResizeMode, resize
 from model_zoo.labels import ClassScore, class_score, top_k
 from model_zoo.registry import ModelSpec, get_spec
-from model_zoo.weights import MissingWeightsError, WeightsSource, weights_source
+from model_zoo.weights import WeightsSource, weights_source
 
 
 @dataclass(frozen=True)
@@ -78,41 +88,48 @@ class Comparison:
 
 
 class Classifier:
-    """A loaded ImageNet model behind a compiled, lock-guarded inference call.
+    """An ImageNet model behind an inference engine (OpenVINO or TensorFlow), lock-guarded.
 
-    Instances are shared between app sessions; nothing here mutates the Keras model.
+    Instances are shared between app sessions and never modified. The Keras model, which
+    Grad-CAM needs, is built only when first asked for (``keras_model``): Compare alone does
+    not hold a second copy of each model.
     """
 
     def __init__(
-        self, spec: ModelSpec, model: Any, weights: WeightsSource, load_seconds: float = 0.0
+        self,
+        spec: ModelSpec,
+        engine: Engine,
+        weights: WeightsSource,
+        load_seconds: float = 0.0,
+        keras_model: Any = None,
     ) -> None:
-        tf = runtime.tensorflow()
         self.spec = spec
-        self.model = model
+        self.engine = engine
         self.weights = weights
         self.load_seconds = load_seconds
         # Shared by every session: one call at a time (Compare and Grad-CAM alike).
         self.lock = threading.Lock()
-        preprocess = spec.preprocess_input
-        size = spec.input_size
-
-        # One traced graph per model: preprocessing and the forward pass run as a single
-        # compiled call, avoiding model.predict's per-call set-up cost.
-        @tf.function(
-            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
-            reduce_retracing=True,
-        )
-        def infer(pixels: Any) -> Any:
-            return model(preprocess(pixels), training=False)
-
-        self._infer = infer
+        self._keras_model = keras_model
+        self._keras_lock = threading.Lock()
 
     @property
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def engine_label(self) -> str:
+        """E.g. "OpenVINO bf16" or "TensorFlow"."""
+        return self.engine.label
+
+    def keras_model(self) -> Any:
+        """The Keras model with the same weights as the engine, built on first use."""
+        with self._keras_lock:
+            if self._keras_model is None:
+                self._keras_model = build_keras_model(self.spec, self.weights)
+            return self._keras_model
+
     def warm_up(self) -> None:
-        """Runs one dummy inference so the first real request does not pay for tracing."""
+        """Runs one dummy inference so the first real request does not pay for set-up."""
         self.probabilities(np.zeros((1, *self.spec.input_shape), dtype=np.float32))
 
     def probabilities(self, pixels: np.ndarray) -> np.ndarray:
@@ -124,7 +141,7 @@ class Classifier:
                 f"{self.spec.input_size}, 3) pixels, got {batch.shape}."
             )
         with self.lock:
-            return np.asarray(self._infer(batch))
+            return self.engine(batch)
 
     def classify(
         self, images: Sequence[np.ndarray], top: int = 5, resize_mode: ResizeMode = "squash"
@@ -145,35 +162,50 @@ class Classifier:
         return [Prediction(self.name, tuple(top_k(p, top)), p, ms) for p in probs]
 
 
-def load_classifier(name: str, weights: WeightsSource | str | None = None) -> Classifier:
-    """Builds a registry model with the chosen weights and warms it up.
+def load_classifier(
+    name: str,
+    weights: WeightsSource | str | None = None,
+    settings: EngineSettings | None = None,
+    converted: Converted | None = None,
+) -> Classifier:
+    """Loads a registry model with the chosen weights on the chosen engine, warmed up.
+
+    OpenVINO (the default) compiles the cached IR, converting the model first if needed; it
+    falls back to TensorFlow when OpenVINO is missing or the conversion fails, unless the
+    settings ask for OpenVINO alone.
 
     Args:
         name: Registry name, e.g. ``"xception"``.
         weights: A ``WeightsSource``, its string form, or None for ``$MODEL_ZOO_WEIGHTS``.
+        settings: Engine and precision, None for ``$MODEL_ZOO_ENGINE``/``$MODEL_ZOO_PRECISION``.
+        converted: The conversion outcome when the caller converted already (``engine.convert``).
 
     Raises:
-        ValueError: unknown model or weights value.
+        ValueError: unknown model, weights or engine setting.
         MissingWeightsError: the weights file is not available and cannot be downloaded.
+        RuntimeError: ``MODEL_ZOO_ENGINE=openvino`` and OpenVINO cannot run this model.
     """
     spec = get_spec(name)
     source = weights if isinstance(weights, WeightsSource) else weights_source(weights)
-    runtime.tensorflow()
+    settings = settings or engine_settings()
     start = time.perf_counter()
-    weights_file = source.keras_argument(spec)
-    try:
-        model = spec.constructor(weights=weights_file)
-    except Exception as err:  # h5py/Keras errors on a damaged or foreign file
-        if weights_file is None:
-            raise
-        raise MissingWeightsError(
-            spec,
-            f"{spec.display_name} weights in {weights_file} could not be read "
-            f"({type(err).__name__}: {str(err)[:160]}). Replace the file with the official "
-            f"one from {spec.weights_url()}.",
-        ) from None
-    runtime.release_free_memory()
-    classifier = Classifier(spec, model, source)
+    engine: Engine | None = None
+    keras_model = None
+    if settings.wants_openvino and openvino_core() is not None:
+        precision = settings.resolved_precision()
+        if converted is None:
+            converted = convert([name], source, precision)[name]
+        converted.raise_for_missing()
+        if converted.xml is not None:
+            engine = OpenVINOEngine(converted.xml, precision)
+        elif settings.engine == "openvino":
+            raise RuntimeError(f"OpenVINO could not convert {spec.display_name}: {converted.error}")
+    elif settings.engine == "openvino":
+        raise RuntimeError("MODEL_ZOO_ENGINE=openvino, but OpenVINO is not installed.")
+    if engine is None:
+        keras_model = build_keras_model(spec, source)
+        engine = TensorFlowEngine(spec, keras_model)
+    classifier = Classifier(spec, engine, source, keras_model=keras_model)
     classifier.warm_up()
     classifier.load_seconds = time.perf_counter() - start
     return classifier

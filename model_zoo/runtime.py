@@ -9,6 +9,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from types import ModuleType
 
 DEBUG_VAR = "MODEL_ZOO_DEBUG"
@@ -30,9 +31,27 @@ def available_cpus() -> int:
     return max(1, count)
 
 
+DATA_VAR = "MODEL_ZOO_DATA"
+
+
+def keras_home() -> Path:
+    """Keras' home folder: ``$KERAS_HOME``; else ``.keras`` on the persistent volume named by
+    ``$MODEL_ZOO_DATA`` when it is a writable folder (``/data`` on Hugging Face Spaces, where
+    the rest of the disk is wiped at every restart); else ``~/.keras``."""
+    configured = os.environ.get("KERAS_HOME")
+    if configured:
+        return Path(configured).expanduser()
+    data = os.environ.get(DATA_VAR)
+    if data and os.path.isdir(data) and os.access(data, os.W_OK):
+        return Path(data) / ".keras"
+    return Path.home() / ".keras"
+
+
 def quiet_tensorflow() -> None:
-    """Keeps TensorFlow's C++ info lines off stderr (the CLI promises one-line errors)."""
+    """Keeps TensorFlow's C++ info lines off stderr (the CLI promises one-line errors), and
+    points Keras at ``keras_home()`` before it reads ``$KERAS_HOME``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_HOME", str(keras_home()))
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 

@@ -130,8 +130,7 @@ def download_failure_reason(err: BaseException) -> str:
 
 def keras_cache_dir() -> Path:
     """Keras' download cache for application weights (``$KERAS_HOME/models``)."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "models"
+    return runtime.keras_home() / "models"
 
 
 def missing_problem(

@@ -8,11 +8,12 @@ from model_zoo.examples import EXAMPLES, get_example
 from model_zoo.explain import DEFAULT_OPACITY
 from model_zoo.images import DISPLAY_SIDE, RESIZE_MODES, ImageError, load_image, thumbnail, tile
 from model_zoo.labels import pretty_label
+from model_zoo.loading import ModelState
 from model_zoo.registry import MODELS
 from model_zoo.weights import where_to_put
-from ui.common import page_setup, plural, short_name
+from ui.common import page_setup, plural, short_name, show_readiness, state_text
 from ui.compare_panels import ExplainSettings, show_comparison
-from ui.models import compare_images, forget_failed_loads, get_classifiers
+from ui.models import compare_images, get_classifiers, retry_failed_loads
 
 MAX_IMAGES = 12
 RESIZE_LABELS = {
@@ -33,6 +34,7 @@ with st.sidebar:
     names = st.multiselect(
         "Models", list(MODELS), default=list(MODELS), format_func=lambda n: MODELS[n].display_name
     )
+    show_readiness(names)
     resize_mode = st.radio(
         "Resize to the model's input", RESIZE_MODES, format_func=RESIZE_LABELS.get
     )
@@ -104,29 +106,36 @@ if not names:
     st.stop()
 
 # --- Models and inference ----------------------------------------------------------------
-loading = st.empty()
+waiting = st.empty()
 
 
-def show_loading(name: str, i: int) -> None:
-    loading.progress(
-        i / len(names), text=f"Loading {MODELS[name].display_name} ({i + 1} of {len(names)})…"
+def show_waiting(states: list[ModelState]) -> None:
+    ready = sum(s.done for s in states)
+    busy = next(s for s in states if not s.done)
+    waiting.progress(
+        ready / len(states),
+        text=f"Getting the models ready ({ready} of {len(states)}): "
+        f"{MODELS[busy.name].display_name} {state_text(busy).split(' ', 1)[1]}…",
     )
 
 
-classifiers, errors = get_classifiers(names, on_load=show_loading)
-loading.empty()
-if errors:
-    missing = [MODELS[n] for n in errors]
-    listed = "\n".join(f"- **{MODELS[n].display_name}**: {why}" for n, why in errors.items())
+classifiers, failed = get_classifiers(names, on_wait=show_waiting)
+waiting.empty()
+missing = [MODELS[n] for n, s in failed.items() if s.missing]
+if missing:
+    listed = "\n".join(f"- **{spec.display_name}**: {failed[spec.name].detail}" for spec in missing)
     urls = "\n".join(spec.weights_url() for spec in missing)
     st.error(
-        f"**Weights are missing for {len(errors)} of {len(names)} models.**\n\n{listed}"
+        f"**Weights are missing for {len(missing)} of {len(names)} models.**\n\n{listed}"
         f"\n\nDownload {'it' if len(missing) == 1 else 'them'}:\n```text\n{urls}\n```\n"
         f"{where_to_put(len(missing))}",
         icon="📦",
     )
-if errors and st.button("Retry loading the missing models"):
-    forget_failed_loads(list(errors))
+for name, state in failed.items():
+    if not state.missing:
+        st.error(f"**{MODELS[name].display_name}** could not be loaded: {state.detail}", icon="⚠️")
+if failed and st.button("Retry loading the missing models"):
+    retry_failed_loads(list(failed))
     st.rerun()
 if not classifiers:
     st.stop()

@@ -32,7 +32,7 @@ def assert_results_for(at: AppTest, titles: list[str]) -> None:
     # one top-5 chart per model, plus the ensemble chart of the agreement panel
     assert len(at.get("plotly_chart")) == len(titles) + 1
     assert any("Where the models agree" in s.value for s in at.subheader)
-    assert sum("ms ·" in c.value for c in at.caption) == len(titles)
+    assert sum("ms on OpenVINO f32 ·" in c.value for c in at.caption) == len(titles)
 
 
 def assert_random_banner(at: AppTest) -> None:
@@ -210,12 +210,19 @@ def test_home_says_missing_for_each_absent_file(monkeypatch, tmp_path):
         current_weights.clear()
 
 
-def test_models_are_loaded_one_by_one_with_progress():
-    from ui.models import get_classifiers
+def test_models_are_loaded_in_the_background_with_progress():
+    from ui.models import get_classifiers, model_loader
 
+    model_loader.clear()  # a fresh server: the loader starts on its first use
     seen = []
-    loaded, errors = get_classifiers(
-        ["resnet50", "vgg16"], on_load=lambda n, i: seen.append((n, i))
-    )
-    assert seen == [("resnet50", 0), ("vgg16", 1)]
-    assert [c.name for c in loaded] == ["resnet50", "vgg16"] and errors == {}
+    loaded, failed = get_classifiers(["resnet50", "vgg16"], on_wait=seen.append)
+    assert [c.name for c in loaded] == ["resnet50", "vgg16"] and failed == {}
+    assert seen and all(len(states) == 2 for states in seen)
+    assert {s.state for states in seen for s in states} <= {
+        "waiting",
+        "converting",
+        "loading",
+        "ready",
+    }
+    assert all(not states[0].done or not states[1].done for states in seen)  # only while busy
+    assert {c.engine_label for c in loaded} == {"OpenVINO f32"}

@@ -32,10 +32,10 @@ def test_heatmap_for_every_model(classifiers, cat_bytes, name):
     classifier = classifiers[name]
     photo = load_image(cat_bytes)
     before = classifier.probabilities(np.full((1, *classifier.spec.input_shape), 99, np.float32))
-    layers_before = len(classifier.model.layers)
+    layers_before = len(classifier.keras_model().layers)
 
     top1 = explain(classifier, photo)
-    expected = classifier.model.get_layer(classifier.spec.gradcam_layer).output.shape[1:3]
+    expected = classifier.keras_model().get_layer(classifier.spec.gradcam_layer).output.shape[1:3]
     assert top1.heatmap.shape == tuple(expected)
     assert top1.heatmap.dtype == np.float32
     assert top1.heatmap.min() >= 0.0 and top1.heatmap.max() <= 1.0
@@ -50,7 +50,7 @@ def test_heatmap_for_every_model(classifiers, cat_bytes, name):
     assert not np.allclose(other.heatmap, top1.heatmap, atol=1e-3)  # another class, another map
 
     # the shared model is untouched: same layers, same outputs
-    assert len(classifier.model.layers) == layers_before
+    assert len(classifier.keras_model().layers) == layers_before
     after = classifier.probabilities(np.full((1, *classifier.spec.input_shape), 99, np.float32))
     np.testing.assert_array_equal(before, after)
 

@@ -29,16 +29,16 @@ def test_compiled_call_preprocesses_like_keras(classifiers, name, rng):
     spec = classifier.spec
     pixels = rng.uniform(0, 255, (1, *spec.input_shape)).astype(np.float32)
     ours = classifier.probabilities(pixels)
-    keras_way = classifier.model.predict(spec.preprocess_input(pixels.copy()), verbose=0)
+    keras_way = classifier.keras_model().predict(spec.preprocess_input(pixels.copy()), verbose=0)
     np.testing.assert_allclose(ours, keras_way, rtol=1e-3, atol=1e-6)
-    raw = classifier.model.predict(pixels, verbose=0)  # without preprocessing: different
+    raw = classifier.keras_model().predict(pixels, verbose=0)  # without preprocessing: different
     assert not np.allclose(ours, raw, rtol=1e-3, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_registry_facts_match_the_built_model(classifiers, name):
     spec = MODELS[name]
-    model = classifiers[name].model
+    model = classifiers[name].keras_model()
     assert model.count_params() / 1e6 == pytest.approx(spec.params_m, abs=0.06)
     assert tuple(model.input_shape[1:]) == spec.input_shape
     assert model.get_layer(spec.gradcam_layer) is not None  # the Grad-CAM layer exists

@@ -39,7 +39,7 @@ def test_folder_of_official_files_loads_those_weights(tmp_path, classifiers, rng
 
     original = classifiers["resnet50"]
     with h5py.File(tmp_path / MODELS["resnet50"].weights_file, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, original.model)
+        legacy_h5_format.save_weights_to_hdf5_group(f, original.keras_model())
     loaded = load_classifier("resnet50", str(tmp_path))
     assert loaded.weights.kind == "folder"
     pixels = rng.uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)

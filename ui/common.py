@@ -6,9 +6,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from model_zoo.engine import ENGINE_VAR, PRECISION_VAR, engine_settings
 from model_zoo.finetune.jobs import sweep_job_folders
+from model_zoo.loading import ModelState
+from model_zoo.registry import MODELS
 from model_zoo.weights import ENV_VAR, WeightsSource
-from ui.models import current_weights, keep_keras_state_between_runs
+from ui.models import current_weights, keep_keras_state_between_runs, loader
 
 # The sidebar navigation, the same on every page (Streamlit's own list of pages/ is hidden
 # in .streamlit/config.toml because it can only show file names).
@@ -46,10 +49,54 @@ def page_setup(title: str, icon: str) -> WeightsSource | None:
     except ValueError as err:
         st.error(f"{err} Fix `{ENV_VAR}` and restart the app.", icon="⚠️")
         return None
+    try:
+        engine_settings()
+    except ValueError as err:
+        st.error(f"{err} Fix `{ENGINE_VAR}`/`{PRECISION_VAR}` and restart the app.", icon="⚠️")
+        return None
+    loader()  # the first page view of a fresh server starts loading every model
     if source.is_random:
         st.error(RANDOM_BANNER)
     st.sidebar.caption(f"Weights: {source.describe()}")
     return source
+
+
+STATE_TEXT = {
+    "waiting": "⏳ waiting",
+    "converting": "⚙️ converting to OpenVINO (once)",
+    "loading": "⏳ loading",
+    "failed": "❌ not available",
+}
+
+
+def state_text(state: ModelState) -> str:
+    """One model's readiness in a few words, e.g. "✅ OpenVINO bf16, ready in 0.4 s"."""
+    if state.state == "ready":
+        return f"✅ {state.detail}, ready in {state.seconds:.1f} s"
+    if state.state == "failed" and state.missing:
+        return "❌ weights missing"
+    return STATE_TEXT[state.state]
+
+
+def show_readiness(names: list[str] | None = None) -> None:
+    """Each model's readiness, refreshed every second until every model is done."""
+    chosen = names or list(MODELS)
+
+    def lines() -> tuple[str, bool]:
+        states = loader().states(chosen)
+        text = "  \n".join(f"**{MODELS[s.name].display_name}**: {state_text(s)}" for s in states)
+        return text, all(s.done for s in states)
+
+    done = lines()[1]
+
+    @st.fragment(run_every=None if done else 1.0)
+    def panel() -> None:
+        now, finished = lines()
+        st.caption(now)
+        if finished and not done:
+            st.rerun()  # once, to stop the refresh
+
+    panel()
 
 
 def selected_points(event: object) -> list[dict]:

@@ -66,7 +66,8 @@ def show_comparison(
                     caption=f"why {explained.pretty} ({explained.score:.1%})",
                 )
             st.caption(
-                f"⏱️ {pred.ms:.0f} ms · {spec.params_m:.1f} M parameters · "
+                f"⏱️ {pred.ms:.0f} ms on {by_name[pred.model].engine_label} · "
+                f"{spec.params_m:.1f} M parameters · "
                 f"{spec.size_mb} MB · input {spec.input_size}×{spec.input_size} · "
                 f"ImageNet top-1 {spec.top1:.1%}, top-5 {spec.top5:.1%}"
             )

@@ -5,16 +5,18 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
+from model_zoo.engine import engine_settings
 from model_zoo.explain import explain
 from model_zoo.images import ResizeMode
-from model_zoo.inference import Classifier, Comparison, compare, load_classifier
+from model_zoo.inference import Classifier, Comparison, compare
+from model_zoo.loading import ModelLoader, ModelState
+from model_zoo.registry import MODELS
 from model_zoo.runtime import release_free_memory
-from model_zoo.weights import MissingWeightsError, WeightsSource, weights_source
+from model_zoo.weights import WeightsSource, weights_source
 
 
 def keep_keras_state_between_runs() -> None:
@@ -44,50 +46,44 @@ def current_weights() -> WeightsSource:
     return weights_source()
 
 
-@dataclass(frozen=True)
-class Loaded:
-    """A classifier, or the reason it could not be loaded."""
-
-    classifier: Classifier | None
-    error: str | None
-
-
-# A failure is cached too: an offline imagenet download fails the same way on every rerun,
-# and retrying it each time would cost seconds. "Retry" on the page clears it.
 @st.cache_resource(show_spinner=False)
-def _load(name: str, weights: str) -> Loaded:
-    try:
-        return Loaded(load_classifier(name, weights_source(weights)), None)
-    except MissingWeightsError as err:
-        return Loaded(None, err.problem)
+def model_loader(weights: str) -> ModelLoader:
+    """The process's one loader; it starts loading every model at once, in the background,
+    so that they are ready before the first photo arrives."""
+    loader = ModelLoader(weights_source(weights), engine_settings())
+    loader.start(MODELS)
+    return loader
+
+
+def loader() -> ModelLoader:
+    """The model loader for the process-wide weights."""
+    return model_loader(str(current_weights()))
 
 
 def get_classifiers(
-    names: Sequence[str], on_load: Callable[[str, int], None] | None = None
-) -> tuple[list[Classifier], dict[str, str]]:
-    """Loads (once per process) the named models; returns those loaded and, by name, what is
-    missing for the others (``weights.how_to_provide`` says how to fix it).
+    names: Sequence[str], on_wait: Callable[[list[ModelState]], None] | None = None
+) -> tuple[list[Classifier], dict[str, ModelState]]:
+    """Waits for the named models; returns those loaded and, by name, the failed ones' states
+    (``missing`` ones: ``weights.how_to_provide`` says how to fix it).
 
-    ``on_load(name, i)`` is called before the i-th model (0-based) is fetched, for progress.
+    ``on_wait(states)`` is called while some are still loading, about twice a second.
     """
-    weights = str(current_weights())
-    loaded, errors = [], {}
-    for i, name in enumerate(names):
-        if on_load is not None:
-            on_load(name, i)
-        result = _load(name, weights)
-        if result.classifier is not None:
-            loaded.append(result.classifier)
-        else:
-            errors[name] = result.error or "unknown error"
-    return loaded, errors
+    models = loader()
+    models.start(names)
+    while True:
+        states = models.states(names)
+        if all(s.done for s in states):
+            break
+        if on_wait is not None:
+            on_wait(states)
+        models.wait(next(s.name for s in states if not s.done), timeout=0.5)
+    loaded = [c for c in (models.classifier(n) for n in names) if c is not None]
+    return loaded, {s.name: s for s in states if s.state == "failed"}
 
 
-def forget_failed_loads(names: Sequence[str]) -> None:
-    """Forgets the cached load failures of ``names`` so the next run tries them again."""
-    weights = str(current_weights())
-    for name in names:
-        _load.clear(name, weights)
+def retry_failed_loads(names: Sequence[str]) -> None:
+    """Loads ``names`` again (their failures were kept, so reruns do not retry each time)."""
+    loader().start(names)
 
 
 def image_digest(image: np.ndarray) -> str:

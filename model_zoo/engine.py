@@ -1,0 +1,439 @@
+"""Inference engines behind ``Classifier``: OpenVINO compiled from the Keras models, or TensorFlow.
+
+Each Keras model, with its family's ``preprocess_input`` inside the graph, is converted once
+per (model, weights, precision) to an OpenVINO IR in a cache folder next to Keras' weights
+cache, and compiled from there: later starts load it in a fraction of a second and never
+import TensorFlow. Conversion runs in a child process (``python -m model_zoo.engine``) when
+TensorFlow is not already loaded, so a server that only compares never holds TensorFlow.
+
+Settings (environment, read when a model loads):
+
+- ``MODEL_ZOO_ENGINE``: ``auto`` (OpenVINO, TensorFlow where it is missing or fails),
+  ``openvino`` or ``tensorflow``.
+- ``MODEL_ZOO_PRECISION``: ``auto`` (bf16 where the CPU computes it natively, else f32),
+  ``bf16`` or ``f32``.
+- ``MODEL_ZOO_CACHE``: the cache folder (default ``$KERAS_HOME/model_zoo``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal, Protocol, cast
+
+import numpy as np
+
+from model_zoo import runtime
+from model_zoo.registry import MODELS, ModelSpec, get_spec
+from model_zoo.weights import MissingWeightsError, WeightsSource, missing_error, weights_source
+
+ENGINE_VAR = "MODEL_ZOO_ENGINE"
+PRECISION_VAR = "MODEL_ZOO_PRECISION"
+CACHE_VAR = "MODEL_ZOO_CACHE"
+
+EngineChoice = Literal["auto", "openvino", "tensorflow"]
+PrecisionChoice = Literal["auto", "bf16", "f32"]
+Precision = Literal["bf16", "f32"]
+ENGINES: tuple[EngineChoice, ...] = ("auto", "openvino", "tensorflow")
+PRECISIONS: tuple[PrecisionChoice, ...] = ("auto", "bf16", "f32")
+
+IR_FILE = "model.xml"
+
+
+class Engine(Protocol):
+    """Raw 0-255 RGB pixels ``(N, S, S, 3)`` float32 in, softmax probabilities out.
+
+    Not thread-safe: ``Classifier`` calls it under its lock.
+    """
+
+    label: str
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Which engine and precision to use (``auto`` resolves by what is installed and the CPU)."""
+
+    engine: EngineChoice = "auto"
+    precision: PrecisionChoice = "auto"
+
+    @property
+    def wants_openvino(self) -> bool:
+        return self.engine != "tensorflow"
+
+    def resolved_precision(self) -> Precision:
+        """bf16 where the CPU has native bf16 (AVX512_BF16, AMX), else f32, unless set."""
+        if self.precision != "auto":
+            return self.precision
+        return "bf16" if native_bf16() else "f32"
+
+    def __str__(self) -> str:
+        return f"{self.engine}/{self.precision}"
+
+
+def engine_settings(engine: str | None = None, precision: str | None = None) -> EngineSettings:
+    """Reads the settings from the arguments, else ``$MODEL_ZOO_ENGINE``/``$MODEL_ZOO_PRECISION``.
+
+    Raises:
+        ValueError: a value that is not one of the choices.
+    """
+    chosen_engine = (engine or os.environ.get(ENGINE_VAR) or "auto").strip().lower()
+    chosen_precision = (precision or os.environ.get(PRECISION_VAR) or "auto").strip().lower()
+    if chosen_engine not in ENGINES:
+        raise ValueError(f"Unknown engine {chosen_engine!r}. Expected one of {list(ENGINES)}.")
+    if chosen_precision not in PRECISIONS:
+        raise ValueError(
+            f"Unknown precision {chosen_precision!r}. Expected one of {list(PRECISIONS)}."
+        )
+    return EngineSettings(
+        cast(EngineChoice, chosen_engine), cast(PrecisionChoice, chosen_precision)
+    )
+
+
+@cache
+def openvino_core() -> Any | None:
+    """The process's one OpenVINO ``Core``, or None where OpenVINO is not installed."""
+    try:
+        import openvino as ov
+    except ImportError:
+        return None
+    return ov.Core()
+
+
+def native_bf16() -> bool:
+    """Whether OpenVINO's CPU plugin computes bf16 natively on this CPU."""
+    core = openvino_core()
+    if core is None:
+        return False
+    try:
+        return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except RuntimeError:
+        return False
+
+
+def cache_root() -> Path:
+    """``$MODEL_ZOO_CACHE``, else ``model_zoo`` in Keras' home (next to its weights cache)."""
+    configured = os.environ.get(CACHE_VAR)
+    return Path(configured).expanduser() if configured else runtime.keras_home() / "model_zoo"
+
+
+def _weights_key(spec: ModelSpec, source: WeightsSource) -> str:
+    if source.kind == "imagenet":
+        return f"imagenet-{spec.weights_md5[:8]}"
+    if source.kind == "random":
+        return "random"
+    path = source.local_file(spec)
+    assert path is not None
+    if not path.is_file():
+        raise missing_error(spec, source)
+    stat = path.stat()
+    identity = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    return "folder-" + hashlib.blake2b(identity.encode(), digest_size=6).hexdigest()
+
+
+def ir_folder(spec: ModelSpec, source: WeightsSource, precision: Precision) -> Path:
+    """Where the converted model of ``spec`` with these weights lives.
+
+    bf16 inference reads weights stored as fp16 (half the disk and memory of f32, and finer
+    than bf16); f32 inference reads f32 weights, so it matches Keras to float rounding.
+
+    Raises:
+        MissingWeightsError: the weights folder lacks the file (its key needs the file).
+    """
+    storage = "fp16" if precision == "bf16" else "f32"
+    return cache_root() / "openvino" / f"{spec.name}-{_weights_key(spec, source)}-{storage}"
+
+
+def random_weights_file(spec: ModelSpec) -> Path:
+    """Random weights are drawn once and kept here, so every process (the engine, Grad-CAM,
+    the CLI) sees the same model."""
+    return cache_root() / "random" / f"{spec.name}.weights.h5"
+
+
+_BUILD_LOCK = threading.Lock()
+
+
+def build_keras_model(spec: ModelSpec, source: WeightsSource) -> Any:
+    """The Keras ImageNet model of ``spec`` with ``source``'s weights (imports TensorFlow).
+
+    Raises:
+        MissingWeightsError: the weights file is missing, cannot be downloaded or is damaged.
+    """
+    runtime.tensorflow()
+    weights_file = source.keras_argument(spec)
+    with _BUILD_LOCK:  # one model built at a time: building is memory-hungry, not parallel
+        try:
+            model = spec.constructor(weights=weights_file)
+        except Exception as err:  # h5py/Keras errors on a damaged or foreign file
+            if weights_file is None:
+                raise
+            raise MissingWeightsError(
+                spec,
+                f"{spec.display_name} weights in {weights_file} could not be read "
+                f"({type(err).__name__}: {str(err)[:160]}). Replace the file with the official "
+                f"one from {spec.weights_url()}.",
+            ) from None
+        if source.is_random:
+            _share_random_weights(spec, model)
+    runtime.release_free_memory()
+    return model
+
+
+def _share_random_weights(spec: ModelSpec, model: Any) -> None:
+    path = random_weights_file(spec)
+    if path.is_file():
+        model.load_weights(path)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        staged = Path(tmp) / path.name
+        model.save_weights(staged)
+        os.replace(staged, path)  # atomic: a concurrent process sees all or nothing
+
+
+def tensorflow_function(spec: ModelSpec, model: Any) -> Any:
+    """One traced graph: preprocessing and the forward pass as a single compiled call."""
+    tf = runtime.tensorflow()
+    preprocess = spec.preprocess_input
+    size = spec.input_size
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="pixels")],
+        reduce_retracing=True,
+    )
+    def infer(pixels: Any) -> Any:
+        return model(preprocess(pixels), training=False)
+
+    return infer
+
+
+class TensorFlowEngine:
+    """The Keras model run through ``tensorflow_function`` (the fallback engine)."""
+
+    label = "TensorFlow"
+
+    def __init__(self, spec: ModelSpec, model: Any) -> None:
+        self.model = model
+        self._infer = tensorflow_function(spec, model)
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        return np.asarray(self._infer(pixels))
+
+
+class OpenVINOEngine:
+    """A compiled OpenVINO model (preprocessing inside), latency-tuned for the CPU."""
+
+    def __init__(self, xml: Path, precision: Precision) -> None:
+        core = openvino_core()
+        if core is None:
+            raise RuntimeError("OpenVINO is not installed.")
+        self.precision = precision
+        self.label = f"OpenVINO {precision}"
+        self.compiled = core.compile_model(
+            str(xml),
+            "CPU",
+            {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision},
+        )
+        self._request = self.compiled.create_infer_request()
+        runtime.release_free_memory()  # the IR's buffers, once the weights are repacked
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        outputs = self._request.infer(pixels)
+        return np.array(outputs[0], dtype=np.float32)  # a copy: the request reuses its buffer
+
+
+def convert_to_openvino(spec: ModelSpec, model: Any, folder: Path, precision: Precision) -> Path:
+    """Converts a Keras ImageNet model (with preprocessing) to an OpenVINO IR in ``folder``.
+
+    The IR is written to a temporary folder beside ``folder`` and renamed into place, so a
+    reader never sees half a model.
+
+    Returns:
+        The path of the IR's ``.xml`` file.
+    """
+    import openvino as ov
+
+    ir = ov.convert_model(tensorflow_function(spec, model).get_concrete_function())
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        ov.save_model(ir, str(staging / IR_FILE), compress_to_fp16=precision == "bf16")
+        try:
+            staging.rename(folder)
+        except OSError:  # another process finished first: keep theirs
+            if not (folder / IR_FILE).is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder / IR_FILE
+
+
+@dataclass(frozen=True)
+class Converted:
+    """One model's conversion outcome: the IR, or why there is none.
+
+    Attributes:
+        name: Registry name.
+        xml: The IR's ``.xml`` file, None on failure.
+        missing: The weights are missing (``MissingWeightsError.problem``), when that was why.
+        error: A one-line reason for any failure.
+        message: The whole missing-weights message (for the CLI).
+        seconds: Time spent building and converting.
+    """
+
+    name: str
+    xml: Path | None
+    missing: str | None = None
+    error: str | None = None
+    message: str | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "xml": str(self.xml) if self.xml else None,
+            "missing": self.missing,
+            "error": self.error,
+            "message": self.message,
+            "seconds": round(self.seconds, 3),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Converted:
+        xml = data.get("xml")
+        return cls(
+            name=str(data["name"]),
+            xml=Path(xml) if xml else None,
+            missing=data.get("missing"),
+            error=data.get("error"),
+            message=data.get("message"),
+            seconds=float(data.get("seconds", 0.0)),
+        )
+
+    def raise_for_missing(self) -> None:
+        if self.missing is not None:
+            raise MissingWeightsError(
+                get_spec(self.name), self.message or self.missing, self.missing
+            )
+
+
+def convert_here(name: str, source: WeightsSource, precision: Precision) -> Converted:
+    """Builds the Keras model and converts it in this process (imports TensorFlow)."""
+    spec = get_spec(name)
+    start = time.perf_counter()
+    try:
+        folder = ir_folder(spec, source, precision)
+        if (folder / IR_FILE).is_file():
+            return Converted(name, folder / IR_FILE)
+        model = build_keras_model(spec, source)
+        xml = convert_to_openvino(spec, model, folder, precision)
+        del model
+        runtime.release_free_memory()
+        return Converted(name, xml, seconds=time.perf_counter() - start)
+    except MissingWeightsError as err:
+        return Converted(name, None, missing=err.problem, error=err.problem, message=str(err))
+    except Exception as err:  # a conversion failure falls back to TensorFlow, never crashes
+        reason = f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
+        return Converted(name, None, error=reason, seconds=time.perf_counter() - start)
+
+
+def convert(
+    names: Sequence[str],
+    source: WeightsSource,
+    precision: Precision,
+    on_done: Callable[[Converted], None] | None = None,
+) -> dict[str, Converted]:
+    """Makes sure each model has its IR: cached ones at once, the rest converted.
+
+    Conversion runs in this process when TensorFlow is already loaded here, else in one
+    child process for all of them (TensorFlow's memory leaves with it). ``on_done`` hears of
+    each model as soon as it is ready, in order.
+    """
+    results: dict[str, Converted] = {}
+
+    def done(result: Converted) -> None:
+        results[result.name] = result
+        if on_done is not None:
+            on_done(result)
+
+    todo = []
+    for name in names:
+        try:
+            folder = ir_folder(get_spec(name), source, precision)
+        except MissingWeightsError as err:
+            done(Converted(name, None, missing=err.problem, error=err.problem, message=str(err)))
+            continue
+        if (folder / IR_FILE).is_file():
+            done(Converted(name, folder / IR_FILE))
+        else:
+            todo.append(name)
+    if not todo:
+        return results
+    if "tensorflow" in sys.modules:
+        for name in todo:
+            done(convert_here(name, source, precision))
+        return results
+    for result in _convert_in_child(todo, source, precision):
+        done(result)
+    for name in todo:  # a child that died early said nothing about the rest
+        if name not in results:
+            done(Converted(name, None, error="the conversion process ended unexpectedly"))
+    return results
+
+
+def _convert_in_child(
+    names: Sequence[str], source: WeightsSource, precision: Precision
+) -> Iterator[Converted]:
+    command = [sys.executable, "-m", "model_zoo.engine", *names]
+    command += ["--weights", str(source), "--precision", precision]
+    debug = bool(os.environ.get(runtime.DEBUG_VAR))
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=None if debug else subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONPATH": _package_parent()},
+    ) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            try:
+                yield Converted.from_dict(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                continue  # not one of ours (a library printing to stdout)
+
+
+def _package_parent() -> str:
+    here = str(Path(__file__).resolve().parents[1])
+    existing = os.environ.get("PYTHONPATH")
+    return f"{here}{os.pathsep}{existing}" if existing else here
+
+
+def _main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Converts registry models to OpenVINO IRs.")
+    parser.add_argument("names", nargs="+", choices=sorted(MODELS))
+    parser.add_argument("--weights", required=True)
+    parser.add_argument("--precision", choices=["bf16", "f32"], required=True)
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    source = weights_source(args.weights)
+    for name in args.names:
+        result = convert_here(name, source, args.precision)
+        print(json.dumps(result.to_dict()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -1,0 +1,168 @@
+"""The OpenVINO engine against Keras (parity), its settings, cache, fallback and loader."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model_zoo import engine, runtime
+from model_zoo.engine import EngineSettings, engine_settings
+from model_zoo.images import load_image, resize
+from model_zoo.registry import MODELS
+from model_zoo.weights import WeightsSource
+
+# Parity thresholds, stated: f32 is the same arithmetic in another order; bf16 keeps 8 bits
+# of mantissa in the matrix products, so probabilities move by up to a few thousandths.
+F32_MAX_DIFF = 1e-4
+BF16_MAX_DIFF = 3e-2
+BF16_MIN_TOP5_OVERLAP = 4
+
+
+def _varied_inputs(size: int, cat_bytes: bytes) -> np.ndarray:
+    """A real photo, it mirrored, noise, flat grey, a gradient: (5, size, size, 3)."""
+    photo = resize(load_image(cat_bytes), size)
+    noise = np.random.default_rng(1).uniform(0, 255, (size, size, 3))
+    ramp = np.linspace(0, 255, size)
+    gradient = np.stack(
+        [
+            np.tile(ramp, (size, 1)),
+            np.tile(ramp[:, None], (1, size)),
+            128 + 0 * np.tile(ramp, (size, 1)),
+        ],
+        -1,
+    )
+    grey = np.full((size, size, 3), 128.0)
+    return np.stack([photo, photo[:, ::-1], noise, grey, gradient]).astype(np.float32)
+
+
+def _sharpen_head(model, pixels: np.ndarray, spec) -> None:
+    """Scales the random final layer so its logits spread with std 4: a peaked softmax like
+    a trained model's, where a difference between engines would show."""
+    probs = np.asarray(model(spec.preprocess_input(pixels.copy()), training=False))
+    spread = float(np.log(probs + 1e-30).std(axis=1).mean())
+    dense = model.get_layer("predictions")
+    kernel, bias = dense.get_weights()
+    scale = 4.0 / max(spread, 1e-6)
+    dense.set_weights([kernel * scale, bias * scale])
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_openvino_matches_keras(name, tmp_path, cat_bytes):
+    spec = MODELS[name]
+    runtime.tensorflow()
+    model = spec.constructor(weights=None)
+    pixels = _varied_inputs(spec.input_size, cat_bytes)
+    _sharpen_head(model, pixels, spec)
+    expected = np.asarray(engine.tensorflow_function(spec, model)(pixels))
+    assert np.median(expected.max(axis=1)) > 0.1  # peaked, not random weights' flat softmax
+
+    for precision, limit in (("f32", F32_MAX_DIFF), ("bf16", BF16_MAX_DIFF)):
+        xml = engine.convert_to_openvino(spec, model, tmp_path / precision, precision)
+        got = engine.OpenVINOEngine(xml, precision)(pixels)
+        assert got.shape == (5, 1000)
+        worst = float(np.abs(got - expected).max())
+        assert worst <= limit, f"{precision}: max |Δp| {worst:.2e} > {limit:.0e}"
+        for ours, theirs in zip(got, expected, strict=True):
+            top_ours, top_theirs = np.argsort(-ours)[:5], np.argsort(-theirs)[:5]
+            if precision == "f32":
+                assert list(top_ours) == list(top_theirs)
+            else:
+                assert top_ours[0] == top_theirs[0]
+                assert len(set(top_ours) & set(top_theirs)) >= BF16_MIN_TOP5_OVERLAP
+
+
+def test_bf16_is_stored_as_fp16_weights_and_f32_as_f32(tmp_path):
+    spec = MODELS["resnet50"]
+    source = WeightsSource("random")
+    assert engine.ir_folder(spec, source, "bf16").name.endswith("-fp16")
+    assert engine.ir_folder(spec, source, "f32").name.endswith("-f32")
+
+
+def test_settings_from_the_environment(monkeypatch):
+    monkeypatch.setenv("MODEL_ZOO_ENGINE", "TensorFlow")
+    monkeypatch.setenv("MODEL_ZOO_PRECISION", "bf16")
+    settings = engine_settings()
+    assert settings == EngineSettings("tensorflow", "bf16") and not settings.wants_openvino
+    assert engine_settings("openvino", "f32").resolved_precision() == "f32"
+    monkeypatch.setenv("MODEL_ZOO_ENGINE", "onnx")
+    with pytest.raises(ValueError, match=r"Unknown engine 'onnx'\. Expected one of"):
+        engine_settings()
+    with pytest.raises(ValueError, match=r"Unknown precision 'int4'"):
+        engine_settings("auto", "int4")
+
+
+def test_auto_precision_follows_the_cpu(monkeypatch):
+    monkeypatch.setattr(engine, "native_bf16", lambda: True)
+    assert EngineSettings().resolved_precision() == "bf16"
+    monkeypatch.setattr(engine, "native_bf16", lambda: False)
+    assert EngineSettings().resolved_precision() == "f32"
+
+
+def test_keras_home_uses_the_persistent_volume(monkeypatch, tmp_path):
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.setenv("MODEL_ZOO_DATA", str(tmp_path))
+    assert runtime.keras_home() == tmp_path / ".keras"
+    monkeypatch.setenv("MODEL_ZOO_DATA", str(tmp_path / "absent"))  # no volume: the default
+    assert runtime.keras_home() == Path.home() / ".keras"
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "mine"))  # an explicit choice wins
+    assert runtime.keras_home() == tmp_path / "mine"
+
+
+def test_cache_key_changes_when_a_folder_file_changes(tmp_path):
+    spec = MODELS["xception"]
+    source = WeightsSource("folder", tmp_path)
+    file = tmp_path / spec.weights_file
+    file.write_bytes(b"one")
+    first = engine.ir_folder(spec, source, "f32")
+    file.write_bytes(b"other file")
+    assert engine.ir_folder(spec, source, "f32") != first
+    assert engine.ir_folder(spec, WeightsSource("imagenet"), "f32").name.startswith(
+        f"xception-imagenet-{spec.weights_md5[:8]}"
+    )
+
+
+@pytest.mark.slow
+def test_a_failed_conversion_falls_back_to_tensorflow(monkeypatch, classifiers, rng):
+    from model_zoo import inference
+
+    def broken(names, source, precision, on_done=None):
+        return {n: engine.Converted(n, None, error="RuntimeError: no") for n in names}
+
+    monkeypatch.setattr(inference, "convert", broken)
+    fallback = inference.load_classifier("resnet50", "random", EngineSettings())
+    assert fallback.engine_label == "TensorFlow"
+    pixels = rng.uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)
+    np.testing.assert_allclose(
+        fallback.probabilities(pixels),
+        classifiers["resnet50"].probabilities(pixels),
+        atol=F32_MAX_DIFF,
+    )  # the same shared random weights on both engines
+    with pytest.raises(RuntimeError, match="OpenVINO could not convert ResNet50: RuntimeError"):
+        inference.load_classifier("resnet50", "random", EngineSettings("openvino"))
+
+
+@pytest.mark.slow
+def test_converted_models_are_reused_from_the_cache(classifiers):
+    source = WeightsSource("random")
+    converted = engine.convert(list(MODELS), source, "f32")
+    assert all(c.xml is not None and c.xml.is_file() for c in converted.values())
+    assert all(c.seconds == 0 for c in converted.values())  # nothing converted again
+    assert os.environ["MODEL_ZOO_CACHE"] in str(converted["vgg16"].xml)
+
+
+@pytest.mark.slow
+def test_loader_reports_missing_weights_per_model(tmp_path):
+    from model_zoo.loading import ModelLoader
+
+    loader = ModelLoader(WeightsSource("folder", tmp_path), EngineSettings())
+    loader.start(["resnet50", "xception"])
+    state = loader.wait("xception", timeout=120)
+    assert state.state == "failed" and state.missing
+    assert "xception_weights_tf_dim_ordering_tf_kernels.h5 is not in the weights folder" in (
+        state.detail
+    )
+    assert loader.classifier("xception") is None
+    assert [s.name for s in loader.states()] == ["resnet50", "xception"]
