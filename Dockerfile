@@ -1,10 +1,12 @@
 # Hugging Face Space (Docker SDK): Streamlit on port 8501.
 FROM python:3.11-slim
 
-# Spaces run the container as uid 1000; Keras caches downloaded weights under $KERAS_HOME.
+# Spaces run the container as uid 1000. Keras' weights and the converted OpenVINO models
+# are cached on the persistent volume /data when the Space has one (MODEL_ZOO_DATA; else
+# in ~/.keras, which a restart wipes, and ~2.3 GB is downloaded again).
 RUN useradd --create-home --uid 1000 user
 ENV HOME=/home/user \
-    KERAS_HOME=/home/user/.keras \
+    MODEL_ZOO_DATA=/data \
     PYTHONPATH=/home/user/app \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

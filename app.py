@@ -7,7 +7,7 @@ import streamlit as st
 
 from model_zoo.registry import MODELS, ModelSpec
 from model_zoo.weights import ENV_VAR, keras_cache_dir
-from ui.common import page_setup
+from ui.common import page_setup, show_readiness
 
 source = page_setup("Home", "🏠")
 
@@ -38,6 +38,9 @@ rows = [
 ]
 st.dataframe(rows, hide_index=True)
 st.caption("Figures from the Keras applications table (keras.io/api/applications).")
+if source is not None:
+    st.markdown("**Ready for Compare** (they load in the background when the server starts)")
+    show_readiness()
 
 st.subheader("Weights")
 if source is not None:

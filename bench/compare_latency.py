@@ -1,16 +1,21 @@
-"""Five-model warm latency on one photo: the app's compiled path vs a model.predict loop.
+"""Five-model warm latency on one photo: the app's engine (OpenVINO) vs its TensorFlow path.
 
-Random weights (speed does not depend on weight values). Prints each model's best time for
-both paths, load times and memory, and as its LAST line the speed-up ratio.
+Both paths load the same shared random weights (speed does not depend on weight values) and
+run ``inference.compare`` on the same photo, batch 1, in one process. A small FMA probe in
+the same run measures the CPU's peak (f32 with NumPy's BLAS, bf16 with OpenVINO), and each
+path's arithmetic rate is printed as a fraction of it. RSS with the five models loaded is
+measured for each engine alone, in a fresh child process. The LAST line is the speed-up.
 
-    python bench/compare_latency.py [--repeats 7]
+    python bench/compare_latency.py [--repeats 9]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,73 +23,136 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import psutil
+import numpy as np
 
+from model_zoo.engine import EngineSettings, engine_settings
 from model_zoo.examples import get_example
-from model_zoo.images import load_image, resize
-from model_zoo.inference import compare, load_classifier
+from model_zoo.images import load_image
+from model_zoo.inference import Classifier, compare, load_classifiers
 from model_zoo.registry import MODELS
+
+
+def model_gflops(model: object) -> float:
+    """Multiply-adds of one image through the convolutions and dense layers, ×2, in GFLOP."""
+    macs = 0
+    for layer in model.layers:  # type: ignore[attr-defined]
+        kind = type(layer).__name__
+        if kind not in ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense"):
+            continue
+        out = layer.output.shape
+        positions = int(np.prod(out[1:-1])) if len(out) > 2 else 1
+        if kind == "Dense":
+            macs += int(layer.kernel.shape[0]) * int(layer.kernel.shape[1])
+        elif kind in ("Conv2D", "DepthwiseConv2D"):
+            macs += positions * int(np.prod(layer.kernel.shape))
+        else:
+            macs += positions * int(np.prod(layer.depthwise_kernel.shape))
+            macs += positions * int(np.prod(layer.pointwise_kernel.shape))
+    return 2 * macs / 1e9
+
+
+def peak_f32(n: int = 2048, repeats: int = 7) -> float:
+    """GFLOP/s of a large f32 matrix product (BLAS, every core): the FMA units' peak."""
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((n, n), dtype=np.float32)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def peak_bf16(n: int = 2048, repeats: int = 7) -> float | None:
+    """The same product compiled by OpenVINO with bf16 precision (None without OpenVINO)."""
+    try:
+        import openvino as ov
+        import openvino.opset13 as ops
+    except ImportError:
+        return None
+    a = ops.parameter([n, n], np.float32)
+    b = ops.constant(np.random.default_rng(1).standard_normal((n, n), dtype=np.float32))
+    model = ov.Model([ops.matmul(a, b, False, False)], [a])
+    compiled = ov.Core().compile_model(
+        model, "CPU", {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "bf16"}
+    )
+    request = compiled.create_infer_request()
+    x = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    request.infer(x)
+    best = min(_timed(lambda: request.infer(x)) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(call: object) -> float:
+    start = time.perf_counter()
+    call()  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+def rss_of_five(engine: str) -> float:
+    """RSS in GB of a fresh process holding the five models, warm, on ``engine``."""
+    code = (
+        "import json, psutil\n"
+        "from model_zoo.engine import engine_settings\n"
+        "from model_zoo.examples import get_example\n"
+        "from model_zoo.images import load_image\n"
+        "from model_zoo.inference import compare, load_classifiers\n"
+        "from model_zoo.registry import MODELS\n"
+        f"models = load_classifiers(list(MODELS), 'random', engine_settings({engine!r}))\n"
+        "compare(models, [load_image(get_example('cat').read_bytes())])\n"
+        "print(json.dumps(psutil.Process().memory_info().rss / 1e9))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    return float(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def five_model_seconds(classifiers: list[Classifier], photo: np.ndarray, repeats: int) -> float:
+    compare(classifiers, [photo])
+    return statistics.median(_timed(lambda: compare(classifiers, [photo])) for _ in range(repeats))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
 
-    process = psutil.Process()
     photo = load_image(get_example("cat").read_bytes())
-    classifiers = []
-    for name in MODELS:
-        start = time.perf_counter()
-        classifiers.append(load_classifier(name, "random"))
+    names = list(MODELS)
+    baseline = load_classifiers(names, "random", EngineSettings("tensorflow"))
+    engine = load_classifiers(names, "random", engine_settings())
+    label = engine[0].engine_label
+    gflops = sum(model_gflops(c.keras_model()) for c in baseline)
+
+    f32_peak, bf16_peak = peak_f32(), peak_bf16()
+    # Alternate the two paths so that both see the same machine noise.
+    base_times, engine_times = [], []
+    for _ in range(3):
+        base_times.append(five_model_seconds(baseline, photo, args.repeats))
+        engine_times.append(five_model_seconds(engine, photo, args.repeats))
+    base, fast = min(base_times), min(engine_times)
+
+    print(f"five models: {gflops:.1f} GFLOP per image")
+    peak_text = f"f32 peak {f32_peak:.0f} GFLOP/s"
+    if bf16_peak is not None:
+        peak_text += f", bf16 peak {bf16_peak:.0f} GFLOP/s"
+    print(f"FMA probe (2048² matrix product): {peak_text}")
+    for name, seconds in (("TensorFlow", base), (label, fast)):
+        rate = gflops / seconds
+        peak = bf16_peak if "bf16" in name and bf16_peak else f32_peak
         print(
-            f"load {name:<13} {time.perf_counter() - start:6.1f} s  "
-            f"RSS {process.memory_info().rss / 1e9:.2f} GB"
-        )
-    rss_loaded = process.memory_info().rss / 1e9
-    peak_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
-
-    # The baseline (docs/BASELINES.md): ``model.predict`` per model and request, on the same
-    # resized pixels.
-    inputs = {
-        c.name: c.spec.preprocess_input(resize(photo, c.spec.input_size)[None]) for c in classifiers
-    }
-    for c in classifiers:  # warm both paths
-        c.model.predict(inputs[c.name], verbose=0)
-    compare(classifiers, [photo])
-
-    app_best = {c.name: float("inf") for c in classifiers}
-    base_best = dict(app_best)
-    app_total = base_total = float("inf")
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        [result] = compare(classifiers, [photo])
-        app_total = min(app_total, time.perf_counter() - start)
-        for pred in result.predictions:
-            app_best[pred.model] = min(app_best[pred.model], pred.ms / 1000)
-
-        loop_start = time.perf_counter()
-        for c in classifiers:
-            start = time.perf_counter()
-            x = c.spec.preprocess_input(resize(photo, c.spec.input_size)[None])
-            c.model.predict(x, verbose=0)
-            base_best[c.name] = min(base_best[c.name], time.perf_counter() - start)
-        base_total = min(base_total, time.perf_counter() - loop_start)
-
-    print(f"\n{'model':<13} {'app path':>9} {'predict':>9} {'ratio':>6}")
-    for name in MODELS:
-        print(
-            f"{name:<13} {app_best[name] * 1000:7.0f} ms {base_best[name] * 1000:6.0f} ms "
-            f"{base_best[name] / app_best[name]:6.2f}"
+            f"{name:<15} {seconds * 1000:6.0f} ms  {rate:6.0f} GFLOP/s  "
+            f"{rate / peak:5.0%} of its peak"
         )
     print(
-        f"\nRSS with all five loaded: {rss_loaded:.2f} GB (peak while loading "
-        f"{peak_loaded:.2f} GB); peak after the benchmark "
-        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB"
+        f"RSS, five models loaded and warm: TensorFlow {rss_of_five('tensorflow'):.2f} GB, "
+        f"{label} {rss_of_five('auto'):.2f} GB"
     )
     print(
-        f"five-model warm latency: {app_total:.2f} s vs predict loop {base_total:.2f} s, "
-        f"ratio {base_total / app_total:.2f}"
+        f"five-model warm latency: {label} {fast:.3f} s vs TensorFlow {base:.3f} s, "
+        f"ratio {base / fast:.2f}"
     )
 
 

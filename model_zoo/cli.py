@@ -21,6 +21,14 @@ from typing import NoReturn
 from PIL import Image
 
 from model_zoo.datasets import DatasetError, extract_dataset
+from model_zoo.engine import (
+    ENGINE_VAR,
+    ENGINES,
+    PRECISION_VAR,
+    PRECISIONS,
+    EngineSettings,
+    engine_settings,
+)
 from model_zoo.explain import DEFAULT_OPACITY
 from model_zoo.finetune.events import EpochLog
 from model_zoo.finetune.jobs import new_job_folder
@@ -74,6 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
         f"imagenet, random or a folder of Keras .h5 files (default: ${ENV_VAR} or imagenet)"
     )
     classify.add_argument("--weights", default=None, help=weights_help)
+    classify.add_argument(
+        "--engine",
+        default=None,
+        choices=ENGINES,
+        help=f"inference engine (default: ${ENGINE_VAR} or auto: OpenVINO, else TensorFlow)",
+    )
+    classify.add_argument(
+        "--precision",
+        default=None,
+        choices=PRECISIONS,
+        help=f"OpenVINO precision (default: ${PRECISION_VAR} or auto: bf16 where native)",
+    )
 
     explain = sub.add_parser("explain", help="Grad-CAM heatmap over the photo, as a PNG")
     explain.add_argument("image", metavar="IMAGE")
@@ -149,14 +169,14 @@ def _classify(args: argparse.Namespace) -> int:
     try:
         names = parse_model_list(args.models)
         source = weights_source(args.weights)
+        settings = engine_settings(args.engine, args.precision)
     except ValueError as err:
         raise UsageError(str(err)) from None
     images = _read_images(args.images)
 
-    from model_zoo.inference import compare, load_classifier  # TensorFlow starts here
+    from model_zoo.inference import compare, load_classifiers
 
     try:
-        classifiers = []
         # Keras chats about downloads on stdout; keep stdout for results (--json stays
         # parseable) and stderr for one line per problem, with our own note on a terminal.
         with contextlib.redirect_stdout(io.StringIO()):
@@ -174,13 +194,16 @@ def _classify(args: argparse.Namespace) -> int:
                         f"{cached.parent} ...",
                         file=sys.stderr,
                     )
-                classifiers.append(load_classifier(name, source))
+            classifiers = load_classifiers(names, source, settings)
     except MissingWeightsError as err:
+        raise UsageError(str(err)) from None
+    except RuntimeError as err:  # MODEL_ZOO_ENGINE=openvino where OpenVINO cannot run
         raise UsageError(str(err)) from None
     results = compare(classifiers, images, args.top, args.resize)
     if args.json:
         doc = {
             "weights": str(source),
+            "engines": {c.name: c.engine_label for c in classifiers},
             "resize": args.resize,
             "images": [
                 {
@@ -227,7 +250,8 @@ def _explain(args: argparse.Namespace) -> int:
 
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            classifier = load_classifier(spec.name, source)
+            # Grad-CAM runs on the Keras model, and so do its probabilities: no other engine.
+            classifier = load_classifier(spec.name, source, EngineSettings("tensorflow"))
     except MissingWeightsError as err:
         raise UsageError(str(err)) from None
     result = explain(classifier, image, class_index, args.resize)

@@ -130,15 +130,20 @@ def cache_root() -> Path:
     return Path(configured).expanduser() if configured else runtime.keras_home() / "model_zoo"
 
 
-def _weights_key(spec: ModelSpec, source: WeightsSource) -> str:
+def weights_key(spec: ModelSpec, source: WeightsSource, *, notop: bool = False) -> str:
+    """Names the weights a converted model was made from, for its cache folder.
+
+    Raises:
+        MissingWeightsError: the weights folder lacks the file (its key needs the file).
+    """
     if source.kind == "imagenet":
-        return f"imagenet-{spec.weights_md5[:8]}"
+        return f"imagenet-{spec.weights(notop).md5[:8]}"
     if source.kind == "random":
         return "random"
-    path = source.local_file(spec)
+    path = source.local_file(spec, notop=notop)
     assert path is not None
     if not path.is_file():
-        raise missing_error(spec, source)
+        raise missing_error(spec, source, notop=notop)
     stat = path.stat()
     identity = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
     return "folder-" + hashlib.blake2b(identity.encode(), digest_size=6).hexdigest()
@@ -153,8 +158,14 @@ def ir_folder(spec: ModelSpec, source: WeightsSource, precision: Precision) -> P
     Raises:
         MissingWeightsError: the weights folder lacks the file (its key needs the file).
     """
-    storage = "fp16" if precision == "bf16" else "f32"
-    return cache_root() / "openvino" / f"{spec.name}-{_weights_key(spec, source)}-{storage}"
+    return (
+        cache_root() / "openvino" / f"{spec.name}-{weights_key(spec, source)}-{storage(precision)}"
+    )
+
+
+def storage(precision: Precision) -> str:
+    """How an IR for ``precision`` stores its weights: fp16 for bf16 inference, else f32."""
+    return "fp16" if precision == "bf16" else "f32"
 
 
 def random_weights_file(spec: ModelSpec) -> Path:
@@ -258,6 +269,15 @@ class OpenVINOEngine:
 def convert_to_openvino(spec: ModelSpec, model: Any, folder: Path, precision: Precision) -> Path:
     """Converts a Keras ImageNet model (with preprocessing) to an OpenVINO IR in ``folder``.
 
+    Returns:
+        The path of the IR's ``.xml`` file.
+    """
+    return save_ir(tensorflow_function(spec, model).get_concrete_function(), folder, precision)
+
+
+def save_ir(concrete_function: Any, folder: Path, precision: Precision) -> Path:
+    """Converts a traced TensorFlow function to an OpenVINO IR in ``folder``.
+
     The IR is written to a temporary folder beside ``folder`` and renamed into place, so a
     reader never sees half a model.
 
@@ -266,9 +286,10 @@ def convert_to_openvino(spec: ModelSpec, model: Any, folder: Path, precision: Pr
     """
     import openvino as ov
 
-    ir = ov.convert_model(tensorflow_function(spec, model).get_concrete_function())
+    ir = ov.convert_model(concrete_function)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    staging.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
     try:
         ov.save_model(ir, str(staging / IR_FILE), compress_to_fp16=precision == "bf16")
         try:

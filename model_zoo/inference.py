@@ -211,6 +211,24 @@ def load_classifier(
     return classifier
 
 
+def load_classifiers(
+    names: Sequence[str],
+    weights: WeightsSource | str | None = None,
+    settings: EngineSettings | None = None,
+) -> list[Classifier]:
+    """``load_classifier`` for several models, converting the missing IRs in one go.
+
+    Raises:
+        Like ``load_classifier``, for the first model that fails.
+    """
+    source = weights if isinstance(weights, WeightsSource) else weights_source(weights)
+    settings = settings or engine_settings()
+    converted: dict[str, Converted] = {}
+    if settings.wants_openvino and openvino_core() is not None:
+        converted = convert(names, source, settings.resolved_precision())
+    return [load_classifier(n, source, settings, converted.get(n)) for n in names]
+
+
 def agreement(predictions: Sequence[Prediction], top: int = 5) -> Agreement:
     """Summarises where several models agree on one image.
 

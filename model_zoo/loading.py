@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from model_zoo.engine import IR_FILE, Converted, EngineSettings, convert, ir_folder, openvino_core
@@ -102,11 +102,16 @@ class ModelLoader:
         with self._changed:
             return self._classifiers.get(name)
 
-    def _set(self, name: str, state: StateName, **changes: object) -> None:
+    def _set(
+        self,
+        name: str,
+        state: StateName,
+        detail: str = "",
+        missing: bool = False,
+        seconds: float = 0.0,
+    ) -> None:
         with self._changed:
-            self._states[name] = replace(
-                self._states.get(name, ModelState(name, state)), state=state, **changes
-            )
+            self._states[name] = ModelState(name, state, detail, missing, seconds)
             self._changed.notify_all()
 
     def _run(self) -> None:

@@ -77,6 +77,7 @@ def test_cached_feature_path_trains_evaluates_and_caches(colour_dataset):
     assert [c.name for c in ev.per_class] == list(colour_dataset.classes)
     assert result.best_epoch == 1 + int(np.argmin([e.val_loss for e in epochs]))
     assert result.feature_images_per_second > 0
+    assert result.feature_engine == "TensorFlow"  # 24 images: converting would cost more
     # Every phase is named as it comes, each with a time left for the whole run, ending at 0.
     seen = list(dict.fromkeys(phases))
     assert seen == [
@@ -93,6 +94,38 @@ def test_cached_feature_path_trains_evaluates_and_caches(colour_dataset):
     again = train(colour_dataset, config, RANDOM, on_progress=lambda p: phases.append(p.phase))
     assert "extracting features" not in phases  # one backbone pass per dataset and backbone
     assert again.feature_seconds == 0.0
+
+
+@pytest.mark.slow
+def test_a_large_feature_pass_runs_on_openvino_and_matches_tensorflow(
+    colour_dataset, monkeypatch, tmp_path
+):
+    import model_zoo.finetune.features as features
+
+    config = TrainConfig(backbone="xception", head="gap", epochs=1, image_size=75)
+    cache = features.CachedFeatures(colour_dataset, config, RANDOM, None)
+    assert cache.engine_folder is not None and "xception-notop-random-seed" in str(
+        cache.engine_folder
+    )
+    from model_zoo.finetune.model import build_backbone
+
+    backbone = build_backbone(config.spec, RANDOM, 75)
+    pixels = np.random.default_rng(0).integers(0, 255, (40, 75, 75, 3)).astype(np.uint8)
+    reference, _, engine = features.extract_features(backbone, config.spec, pixels, 16, True)
+    assert engine == "TensorFlow"
+    folder = tmp_path / "ir"
+    monkeypatch.setattr(features, "OPENVINO_MIN_IMAGES", 0)
+    cache.engine_folder = folder
+    ours = cache.extract(backbone, pixels)
+    assert cache.engine == "OpenVINO f32" and (folder / "model.xml").is_file()
+    np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-4 * np.abs(reference).max())
+    converted_at = (folder / "model.xml").stat().st_mtime_ns
+    again, _, engine = features.extract_features(
+        backbone, config.spec, pixels[:5], 16, True, engine_folder=folder
+    )  # the converted backbone is reused
+    assert engine == "OpenVINO f32"
+    assert (folder / "model.xml").stat().st_mtime_ns == converted_at
+    np.testing.assert_allclose(again, ours[:5], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow

@@ -81,6 +81,7 @@ class TrainResult:
     seconds: float
     feature_seconds: float = 0.0
     feature_images_per_second: float = 0.0
+    feature_engine: str = ""
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S"))
 
     def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:

@@ -31,6 +31,7 @@ def metrics(result: TrainResult) -> dict[str, Any]:
         "stopped": result.stopped,
         "seconds": round(result.seconds, 2),
         "feature_images_per_second": round(result.feature_images_per_second, 2),
+        "feature_engine": result.feature_engine,
         "per_class": [vars(c) for c in ev.per_class],
         "confusion": ev.confusion.tolist(),
         "history": [h.to_dict() for h in result.history],

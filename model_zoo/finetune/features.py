@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -14,16 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from model_zoo import runtime
+from model_zoo import engine, runtime
 from model_zoo.datasets import Dataset
 from model_zoo.finetune.events import Progress, ProgressFn, noop
 from model_zoo.finetune.model import preprocessing_layer
 from model_zoo.finetune.settings import TrainConfig, TrainingStopped
 from model_zoo.images import load_image, resize
 from model_zoo.registry import ModelSpec
-from model_zoo.weights import WeightsSource
+from model_zoo.weights import MissingWeightsError, WeightsSource
 
 FEATURE_CACHE_BYTES = 512 * 1024 * 1024
+# Converting a backbone for OpenVINO costs about 4 s; below this many images (and with
+# no converted backbone cached) the TensorFlow pass is over before the conversion would be.
+OPENVINO_MIN_IMAGES = 128
 
 
 def stratified_split(
@@ -113,7 +117,9 @@ class CachedFeatures:
         self.file = folder / f"{digest}.npy" if folder is not None else None
         self.batch_size = config.batch_size
         self.spec = config.spec
+        self.engine_folder = feature_engine_folder(config, weights, self.pooled)
         self.seconds = self.images_per_second = 0.0  # of the pass, when this run made one
+        self.engine = ""  # the engine of the pass, when this run made one
 
     def extract(
         self,
@@ -124,8 +130,11 @@ class CachedFeatures:
     ) -> np.ndarray:
         """One backbone pass over ``pixels`` (``extract_features``), timed and kept."""
         start = time.perf_counter()
-        features, self.images_per_second = extract_features(
-            backbone, self.spec, pixels, self.batch_size, self.pooled, stop, on_progress
+        folder = self.engine_folder
+        if folder is not None and len(pixels) < OPENVINO_MIN_IMAGES and not folder.is_dir():
+            folder = None
+        features, self.images_per_second, self.engine = extract_features(
+            backbone, self.spec, pixels, self.batch_size, self.pooled, stop, on_progress, folder
         )
         self.seconds = time.perf_counter() - start
         self.save(features)
@@ -146,6 +155,24 @@ class CachedFeatures:
                 np.save(self.file, features)
 
 
+def feature_engine_folder(config: TrainConfig, weights: WeightsSource, pooled: bool) -> Path | None:
+    """Where this backbone's feature pass is cached for OpenVINO, or None to stay on
+    TensorFlow (``MODEL_ZOO_ENGINE=tensorflow``, no OpenVINO, or several workers)."""
+    settings = engine.engine_settings()
+    if not settings.wants_openvino or engine.openvino_core() is None or os.environ.get("TF_CONFIG"):
+        return None
+    precision = settings.resolved_precision()
+    spec = config.spec
+    try:
+        key = engine.weights_key(spec, weights, notop=True)
+    except MissingWeightsError:
+        return None  # building the backbone reports it
+    if weights.is_random:
+        key += f"-seed{config.seed}"
+    name = f"{spec.name}-notop-{key}-{config.size}-{'gap' if pooled else 'flat'}"
+    return engine.cache_root() / "openvino" / f"{name}-{engine.storage(precision)}"
+
+
 def extract_features(
     backbone: Any,
     spec: ModelSpec,
@@ -154,11 +181,17 @@ def extract_features(
     pooled: bool,
     stop: threading.Event | None = None,
     on_progress: ProgressFn = noop,
-) -> tuple[np.ndarray, float]:
+    engine_folder: Path | None = None,
+) -> tuple[np.ndarray, float, str]:
     """One pass of the frozen backbone over all images, in batches.
 
+    With ``engine_folder``, the pass runs on OpenVINO (the converted backbone cached there,
+    at the precision of ``engine.engine_settings``), falling back to TensorFlow if the
+    conversion fails.
+
     Returns:
-        ``(N, D)`` features (pooled, or the flattened feature map) and images per second.
+        ``(N, D)`` features (pooled, or the flattened feature map), images per second, and
+        the engine that ran the pass.
     """
     tf = runtime.tensorflow()
     pre = preprocessing_layer(spec)
@@ -170,13 +203,29 @@ def extract_features(
             return tf.reduce_mean(maps, axis=[1, 2])
         return tf.reshape(maps, [tf.shape(maps)[0], -1])
 
+    run: Any = lambda batch: np.asarray(forward(batch))  # noqa: E731
+    label = "TensorFlow"
+    if engine_folder is not None:
+        precision = engine.engine_settings().resolved_precision()
+        try:
+            xml = engine_folder / engine.IR_FILE
+            if not xml.is_file():
+                signature = tf.TensorSpec([None, *pixels.shape[1:]], tf.as_dtype(pixels.dtype))
+                xml = engine.save_ir(
+                    forward.get_concrete_function(signature), engine_folder, precision
+                )
+            run = engine.OpenVINOEngine(xml, precision)
+            label = run.label
+        except Exception:  # any conversion failure: TensorFlow does the pass
+            pass
+
     chunks = []
     steps = max(1, -(-len(pixels) // batch_size))
     start = time.perf_counter()
     for step in range(steps):
         if stop is not None and stop.is_set():
             raise TrainingStopped
-        chunks.append(np.asarray(forward(pixels[step * batch_size : (step + 1) * batch_size])))
+        chunks.append(run(pixels[step * batch_size : (step + 1) * batch_size]))
         on_progress(Progress("extracting features", step + 1, steps))
     seconds = time.perf_counter() - start
-    return np.concatenate(chunks), len(pixels) / max(seconds, 1e-9)
+    return np.concatenate(chunks), len(pixels) / max(seconds, 1e-9), label

@@ -101,4 +101,5 @@ def train(
         seconds=time.perf_counter() - started,
         feature_seconds=cache.seconds,
         feature_images_per_second=cache.images_per_second,
+        feature_engine=cache.engine,
     )

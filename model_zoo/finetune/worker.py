@@ -101,6 +101,7 @@ def save_result(result: TrainResult, folder: Path) -> None:
         "seconds": result.seconds,
         "feature_seconds": result.feature_seconds,
         "feature_images_per_second": result.feature_images_per_second,
+        "feature_engine": result.feature_engine,
         "created": result.created,
     }
     (folder / "result.json").write_text(json.dumps(meta))
@@ -135,6 +136,7 @@ def load_result(folder: Path) -> TrainResult:
         seconds=meta["seconds"],
         feature_seconds=meta["feature_seconds"],
         feature_images_per_second=meta["feature_images_per_second"],
+        feature_engine=meta.get("feature_engine", ""),
         created=meta["created"],
     )
 
