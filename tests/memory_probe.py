@@ -1,7 +1,9 @@
-"""Run as a script (a fresh process): RSS of the Compare page with the five models loaded,
+"""Run as a script (a fresh process): RSS of the Compare page with the five models loaded
+(Compare only, then with Explain used once, which builds the Keras models Grad-CAM needs),
 then with twelve worst-case photos (40-megapixel PNGs, the most the decoder takes) compared
-and explained. Prints one JSON line: {"models": bytes, "photos": bytes, "explain": bytes,
-"after": bytes}. ``tests/test_memory.py`` holds the budget; run it by hand to see the figures.
+and explained. Prints one JSON line: {"compare_only": bytes, "tensorflow_loaded": bool (by
+Compare alone), "models": bytes, "photos": bytes, "explain": bytes, "after": bytes}.
+``tests/test_memory.py`` holds the budget; run it by hand to see the figures.
 """
 
 from __future__ import annotations
@@ -40,7 +42,13 @@ def main() -> None:
     at.button(key="example-cat").click().run()  # the five models load and run once
     assert not at.exception, [e.value for e in at.exception]
     gc.collect()
-    figures = {"models": process.memory_info().rss}
+    figures: dict[str, int | bool] = {"compare_only": process.memory_info().rss}
+    figures["tensorflow_loaded"] = "tensorflow" in sys.modules
+    at.toggle(key="explain").set_value(True).run()  # Grad-CAM's Keras models are built
+    assert not at.exception, [e.value for e in at.exception]
+    at.toggle(key="explain").set_value(False).run()
+    gc.collect()
+    figures["models"] = process.memory_info().rss
     photos = [(f"huge-{i}.png", worst_case_png(i), "image/png") for i in range(12)]
     at.radio(key="photo_source").set_value("Upload").run()
     at.file_uploader[0].set_value(photos).run()

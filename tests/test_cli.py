@@ -36,6 +36,25 @@ def test_json_document_has_every_image_and_model():
             assert [p["score"] for p in preds] == sorted((p["score"] for p in preds), reverse=True)
             assert all(0 <= p["index"] < 1000 and p["class_id"].startswith("n") for p in preds)
         assert len(image["agreement"]["ensemble"]) == 3
+    assert doc["engines"] == {"resnet50": "OpenVINO f32", "xception": "OpenVINO f32"}
+
+
+@pytest.mark.slow
+def test_both_engines_give_the_same_answer():
+    """The same shared random weights on either engine: the same classes, scores within
+    float rounding (f32 in the tests)."""
+    args = ("classify", str(CAT), "--models", "xception,resnet50", "--top", "5", "--json")
+    docs = {}
+    for engine in ("openvino", "tensorflow"):
+        proc = run_cli(*args, "--engine", engine)
+        assert proc.returncode == 0, proc.stderr
+        docs[engine] = json.loads(proc.stdout)
+    assert set(docs["tensorflow"]["engines"].values()) == {"TensorFlow"}
+    ours, theirs = (docs[e]["images"][0]["models"] for e in ("openvino", "tensorflow"))
+    for a, b in zip(ours, theirs, strict=True):
+        assert [p["index"] for p in a["predictions"]] == [p["index"] for p in b["predictions"]]
+        for p, q in zip(a["predictions"], b["predictions"], strict=True):
+            assert p["score"] == pytest.approx(q["score"], abs=1e-4)
 
 
 @pytest.mark.slow
@@ -54,6 +73,8 @@ def test_text_output_warns_about_random_weights():
         (["classify", str(ROOT / "pyproject.toml")], "not a supported image"),
         (["classify", str(CAT), "--top", "0"], "--top must be between 1 and 1000"),
         (["classify", str(CAT), "--resize", "stretch"], "invalid choice"),
+        (["classify", str(CAT), "--engine", "onnx"], "invalid choice"),
+        (["classify", str(CAT), "--precision", "int4"], "invalid choice"),
         (["classify"], "required"),
         (["frobnicate"], "invalid choice"),
     ],
@@ -65,6 +86,14 @@ def test_bad_input_exits_2_with_one_line(args, message):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert message in lines[0]
+
+
+def test_bad_engine_setting_exits_2():
+    proc = run_model_zoo("classify", str(CAT), MODEL_ZOO_ENGINE="onnx")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "error: Unknown engine 'onnx'. Expected one of ['auto', 'openvino', 'tensorflow']."
+    )
 
 
 def test_bad_weights_setting_exits_2(tmp_path):
