@@ -214,7 +214,7 @@ def extract_features(
                 xml = engine.save_ir(
                     forward.get_concrete_function(signature), engine_folder, precision
                 )
-            run = engine.OpenVINOEngine(xml, precision)
+            run = engine.OpenVINOEngine(xml, precision, max_batch=batch_size)
             label = run.label
         except Exception:  # any conversion failure: TensorFlow does the pass
             pass
