@@ -37,6 +37,23 @@ def test_stratified_split_keeps_class_proportions_and_is_seeded():
     assert not np.array_equal(stratified_split(labels, 0.2, seed=4)[1], val_idx)
 
 
+def test_three_way_split_is_disjoint_stratified_and_seeded():
+    from model_zoo.finetune.features import train_val_test_split
+
+    labels = np.repeat([0, 1, 2], [40, 20, 3])
+    split = train_val_test_split(labels, 0.15, 0.15, seed=7)
+    everything = np.concatenate([split.train, split.val, split.test])
+    assert sorted(everything.tolist()) == list(range(63))  # disjoint and complete
+    assert np.bincount(labels[split.test], minlength=3).tolist() == [6, 3, 1]
+    assert np.bincount(labels[split.val], minlength=3).tolist() == [6, 3, 1]
+    assert sum(split.sizes()) == 63 and split.sizes()[0] == 63 - 10 - 10
+    again = train_val_test_split(labels, 0.15, 0.15, seed=7)
+    assert np.array_equal(again.test, split.test) and np.array_equal(again.val, split.val)
+    assert not np.array_equal(train_val_test_split(labels, 0.15, 0.15, seed=8).test, split.test)
+    with pytest.raises(ValueError, match="at least 3 images"):
+        train_val_test_split(np.repeat([0, 1], [5, 2]), 0.2, 0.2, seed=0)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -10,6 +10,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,51 @@ def stratified_split(
         val.extend(idx[:n_val])
         train.extend(idx[n_val:])
     return np.sort(np.array(train)), np.sort(np.array(val))
+
+
+@dataclass(frozen=True)
+class Split:
+    """Train, validation and test indices: disjoint, stratified, seeded.
+
+    Validation picks the best epoch and stops training early; the test split is touched once,
+    after training, and is what results report.
+    """
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def sizes(self) -> tuple[int, int, int]:
+        return len(self.train), len(self.val), len(self.test)
+
+
+def train_val_test_split(
+    labels: np.ndarray, val_split: float, test_split: float, seed: int
+) -> Split:
+    """Carves the test split first, then validation from the rest, each class in proportion.
+
+    Every class keeps at least one image in each part (so it needs three).
+
+    Raises:
+        ValueError: a class has fewer than three images.
+    """
+    counts = np.bincount(labels)
+    if counts[counts > 0].min() < 3:
+        raise ValueError("Every class needs at least 3 images for train, validation and test.")
+    rng = np.random.default_rng(seed)
+    test: list[int] = []
+    rest: list[int] = []
+    for cls in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == cls))
+        n_test = min(max(1, round(len(idx) * test_split)), len(idx) - 2)
+        test.extend(idx[:n_test])
+        rest.extend(idx[n_test:])
+    remaining = np.sort(np.array(rest))
+    # validation's share of what is left, so that it is val_split of the whole
+    train_part, val_part = stratified_split(
+        labels[remaining], val_split / max(1e-9, 1 - test_split), seed + 1
+    )
+    return Split(remaining[train_part], remaining[val_part], np.sort(np.array(test)))
 
 
 def load_pixels(
