@@ -226,3 +226,31 @@ def test_models_are_loaded_in_the_background_with_progress():
     }
     assert all(not states[0].done or not states[1].done for states in seen)  # only while busy
     assert {c.engine_label for c in loaded} == {"OpenVINO f32"}
+
+
+def test_explain_without_the_weights_file_says_so_in_one_line(monkeypatch, tmp_path, classifiers):
+    """The engine's converted model outlived its .h5 file (deleted since): Compare still
+    answers, and Explain, which needs the Keras model, says what is missing."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from ui.models import current_weights, model_loader
+
+    with h5py.File(tmp_path / "resnet50_weights_tf_dim_ordering_tf_kernels.h5", "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, classifiers["resnet50"].keras_model())
+    monkeypatch.setenv("MODEL_ZOO_WEIGHTS", str(tmp_path))
+    current_weights.clear()
+    try:
+        at = compare_page()
+        at.multiselect[0].set_value(["resnet50"]).run()
+        at.button(key="example-cat").click().run()
+        assert not at.exception and not at.error
+        (tmp_path / "resnet50_weights_tf_dim_ordering_tf_kernels.h5").unlink()
+        at.toggle(key="explain").set_value(True).run()
+        assert not at.exception
+        [warning] = [w.value for w in at.warning]
+        assert warning.startswith("No Grad-CAM: resnet50_weights_tf_dim_ordering_tf_kernels.h5")
+        assert "is not in the weights folder" in warning
+    finally:
+        current_weights.clear()
+        model_loader.clear()

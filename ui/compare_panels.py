@@ -14,6 +14,7 @@ from model_zoo.images import ResizeMode
 from model_zoo.inference import Classifier, Comparison, Prediction
 from model_zoo.labels import class_score
 from model_zoo.registry import MODELS
+from model_zoo.weights import MissingWeightsError
 from ui.charts import topk_figure
 from ui.common import agreement_message, selected_points
 from ui.models import gradcam_heatmap
@@ -58,13 +59,17 @@ def show_comparison(
             )
             if explain.on:
                 target = explained_class(event, pred, explain.picked_class)
-                heat = gradcam_heatmap(by_name[pred.model], photo, target, resize_mode)
-                explained = class_score(pred.probabilities, target)
-                st.image(
-                    overlay(photo, heat, explain.opacity, resize_mode),
-                    width="stretch",
-                    caption=f"why {explained.pretty} ({explained.score:.1%})",
-                )
+                try:
+                    heat = gradcam_heatmap(by_name[pred.model], photo, target, resize_mode)
+                except MissingWeightsError as err:  # the engine's cache outlived the .h5 file
+                    st.warning(f"No Grad-CAM: {err.problem}.")
+                else:
+                    explained = class_score(pred.probabilities, target)
+                    st.image(
+                        overlay(photo, heat, explain.opacity, resize_mode),
+                        width="stretch",
+                        caption=f"why {explained.pretty} ({explained.score:.1%})",
+                    )
             st.caption(
                 f"⏱️ {pred.ms:.0f} ms on {by_name[pred.model].engine_label} · "
                 f"{spec.params_m:.1f} M parameters · "
