@@ -254,3 +254,15 @@ def test_explain_without_the_weights_file_says_so_in_one_line(monkeypatch, tmp_p
     finally:
         current_weights.clear()
         model_loader.clear()
+
+
+def test_a_bad_engine_setting_is_one_message_on_every_page(monkeypatch):
+    monkeypatch.setenv("MODEL_ZOO_ENGINE", "onnx")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any(
+        "Unknown engine 'onnx'" in e.value and "MODEL_ZOO_ENGINE" in e.value for e in at.error
+    )
+    at = at.switch_page("pages/compare.py").run()
+    assert not at.exception and not at.button  # nothing to click, nothing loaded
+    assert any("Unknown engine 'onnx'" in e.value for e in at.error)
