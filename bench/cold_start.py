@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
@@ -56,33 +54,15 @@ def cli_seconds(engine: str, photo: Path) -> float:
     return time.perf_counter() - start
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def server_run(engine: str, log: Path) -> tuple[float, float, float]:
     """(seconds from launch to five models ready, seconds from click to result, RSS GB)."""
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    from tests.app_server import start_app, stop_app
+
     launched = time.perf_counter()
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=ROOT, env=environment(engine), stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    server, url = start_app(ROOT, environment(engine), log, poll=0.1)
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.1)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
@@ -102,8 +82,7 @@ def server_run(engine: str, log: Path) -> tuple[float, float, float]:
             rss = psutil.Process(server.pid).memory_info().rss / 1e9
             browser.close()
     finally:
-        server.terminate()
-        server.wait(30)
+        stop_app(server)
     return to_ready, to_result, rss
 
 

@@ -20,14 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RssSampler(threading.Thread):
@@ -133,30 +124,16 @@ def main() -> None:
     parser.add_argument("--app-dir", type=Path, default=ROOT)
     args = parser.parse_args()
 
+    from tests.app_server import start_app, stop_app
     from tests.conftest import colour_class_zip
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "MODEL_ZOO_WEIGHTS": "random", "PYTHONPATH": str(args.app_dir)}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         data = folder / "colours.zip"
         data.write_bytes(colour_class_zip(per_class=20, side=96))
-        with open(folder / "server.log", "wb") as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                 "--server.address", "127.0.0.1", "--server.headless", "true",
-                 "--server.fileWatcherType", "none"],
-                cwd=args.app_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+        server, url = start_app(args.app_dir, env, folder / "server.log", timeout=240)
         try:
-            for _ in range(240):
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                        if r.read() == b"ok":
-                            break
-                except OSError:
-                    time.sleep(0.5)
             process = psutil.Process(server.pid)
             idle = process.memory_info().rss
             sampler = RssSampler(server.pid)
@@ -166,8 +143,7 @@ def main() -> None:
             after = process.memory_info().rss
             sampler.running = False
         finally:
-            server.terminate()
-            server.wait(30)
+            stop_app(server)
     lat = sorted(result["latencies"])
     p50 = statistics.median(lat)
     p95 = lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))]

@@ -80,9 +80,6 @@ class EngineSettings:
             return self.precision
         return "bf16" if native_bf16() else "f32"
 
-    def __str__(self) -> str:
-        return f"{self.engine}/{self.precision}"
-
 
 def engine_settings(engine: str | None = None, precision: str | None = None) -> EngineSettings:
     """Reads the settings from the arguments, else ``$MODEL_ZOO_ENGINE``/``$MODEL_ZOO_PRECISION``.
@@ -158,9 +155,12 @@ def ir_folder(spec: ModelSpec, source: WeightsSource, precision: Precision) -> P
     Raises:
         MissingWeightsError: the weights folder lacks the file (its key needs the file).
     """
-    return (
-        cache_root() / "openvino" / f"{spec.name}-{weights_key(spec, source)}-{storage(precision)}"
-    )
+    return cached_ir_folder(f"{spec.name}-{weights_key(spec, source)}", precision)
+
+
+def cached_ir_folder(name: str, precision: Precision) -> Path:
+    """The cache folder of the IR named ``name`` (model and weights) for ``precision``."""
+    return cache_root() / "openvino" / f"{name}-{storage(precision)}"
 
 
 def storage(precision: Precision) -> str:

@@ -56,7 +56,6 @@ class ModelLoader:
     def __init__(self, weights: WeightsSource, settings: EngineSettings) -> None:
         self.weights = weights
         self.settings = settings
-        self.started_at = time.perf_counter()
         self._states: dict[str, ModelState] = {}
         self._classifiers: dict[str, Classifier] = {}
         self._queue: list[str] = []

@@ -1,14 +1,11 @@
 """A real browser: the app served by ``streamlit run``, driven in headless Chromium."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.app_server import start_app, stop_app, tail
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -26,67 +23,19 @@ if not Path(CHROMIUM).exists():
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_log(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("streamlit") / "server.log"
 
 
-def tail(log: Path, chars: int = 2500) -> str:
-    return log.read_text(errors="replace")[-chars:] if log.exists() else "(no server log)"
-
-
 @pytest.fixture(scope="module")
 def app_url(server_log):
-    port = free_port()
     env = {**os.environ, "MODEL_ZOO_WEIGHTS": "random", "PYTHONPATH": str(ROOT)}
-    with open(server_log, "w") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--server.fileWatcherType",
-                "none",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_app(ROOT, env, server_log)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start:\n{tail(server_log)}")
-            time.sleep(0.5)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_app(server)
 
 
 def test_upload_a_photo_and_see_five_result_panels(app_url, tmp_path):

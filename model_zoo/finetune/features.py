@@ -38,15 +38,23 @@ def stratified_split(
 
     Every class keeps at least one image on each side.
     """
-    rng = np.random.default_rng(seed)
-    train: list[int] = []
-    val: list[int] = []
+    val, train = _carve(labels, val_split, 1, np.random.default_rng(seed))
+    return train, val
+
+
+def _carve(
+    labels: np.ndarray, fraction: float, keep: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """(carved, rest) sorted indices: from each class, a random ``fraction`` of its images,
+    at least one, leaving at least ``keep`` in the rest."""
+    carved: list[int] = []
+    rest: list[int] = []
     for cls in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == cls))
-        n_val = min(max(1, round(len(idx) * val_split)), len(idx) - 1)
-        val.extend(idx[:n_val])
-        train.extend(idx[n_val:])
-    return np.sort(np.array(train)), np.sort(np.array(val))
+        n = min(max(1, round(len(idx) * fraction)), len(idx) - keep)
+        carved.extend(idx[:n])
+        rest.extend(idx[n:])
+    return np.sort(np.array(carved)), np.sort(np.array(rest))
 
 
 @dataclass(frozen=True)
@@ -78,20 +86,12 @@ def train_val_test_split(
     counts = np.bincount(labels)
     if counts[counts > 0].min() < 3:
         raise ValueError("Every class needs at least 3 images for train, validation and test.")
-    rng = np.random.default_rng(seed)
-    test: list[int] = []
-    rest: list[int] = []
-    for cls in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == cls))
-        n_test = min(max(1, round(len(idx) * test_split)), len(idx) - 2)
-        test.extend(idx[:n_test])
-        rest.extend(idx[n_test:])
-    remaining = np.sort(np.array(rest))
+    test, remaining = _carve(labels, test_split, 2, np.random.default_rng(seed))
     # validation's share of what is left, so that it is val_split of the whole
     train_part, val_part = stratified_split(
         labels[remaining], val_split / max(1e-9, 1 - test_split), seed + 1
     )
-    return Split(remaining[train_part], remaining[val_part], np.sort(np.array(test)))
+    return Split(remaining[train_part], remaining[val_part], test)
 
 
 def load_pixels(
@@ -216,7 +216,7 @@ def feature_engine_folder(config: TrainConfig, weights: WeightsSource, pooled: b
     if weights.is_random:
         key += f"-seed{config.seed}"
     name = f"{spec.name}-notop-{key}-{config.size}-{'gap' if pooled else 'flat'}"
-    return engine.cache_root() / "openvino" / f"{name}-{engine.storage(precision)}"
+    return engine.cached_ir_folder(name, precision)
 
 
 def extract_features(
