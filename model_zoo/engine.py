@@ -381,8 +381,40 @@ def convert_here(name: str, source: WeightsSource, precision: Precision) -> Conv
     except MissingWeightsError as err:
         return Converted(name, None, missing=err.problem, error=err.problem, message=str(err))
     except Exception as err:  # a conversion failure falls back to TensorFlow, never crashes
-        reason = f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
-        return Converted(name, None, error=reason, seconds=time.perf_counter() - start)
+        return Converted(name, None, error=one_line(err), seconds=time.perf_counter() - start)
+
+
+def one_line(err: BaseException) -> str:
+    """An exception in one line. OpenVINO's messages open with source locations ("Exception
+    from src/inference/…") and end with what went wrong: that last line is kept."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    text = lines[-1] if lines[0].startswith("Exception from") else lines[0]
+    return f"{type(err).__name__}: {text[:200]}"
+
+
+def load_engine(
+    name: str, source: WeightsSource, precision: Precision, converted: Converted | None = None
+) -> tuple[OpenVINOEngine | None, Converted]:
+    """The compiled OpenVINO engine of a registry model, converting it first if needed.
+
+    A cached IR that does not compile (damaged on disk since) is removed and converted once
+    more. Returns (None, outcome) when there is no engine: ``outcome`` says why.
+    """
+    outcome = converted or convert([name], source, precision)[name]
+    for last in (False, True):
+        if outcome.xml is None:
+            break
+        try:
+            return OpenVINOEngine(outcome.xml, precision), outcome
+        except RuntimeError as err:
+            shutil.rmtree(outcome.xml.parent, ignore_errors=True)
+            if last:
+                outcome = Converted(name, None, error=one_line(err))
+            else:
+                outcome = convert([name], source, precision)[name]
+    return None, outcome
 
 
 def convert(

@@ -15,11 +15,11 @@ from model_zoo.engine import (
     Converted,
     Engine,
     EngineSettings,
-    OpenVINOEngine,
     TensorFlowEngine,
     build_keras_model,
     convert,
     engine_settings,
+    load_engine,
     openvino_core,
 )
 from model_zoo.images import ResizeMode, resize
@@ -192,14 +192,10 @@ def load_classifier(
     engine: Engine | None = None
     keras_model = None
     if settings.wants_openvino and openvino_core() is not None:
-        precision = settings.resolved_precision()
-        if converted is None:
-            converted = convert([name], source, precision)[name]
-        converted.raise_for_missing()
-        if converted.xml is not None:
-            engine = OpenVINOEngine(converted.xml, precision)
-        elif settings.engine == "openvino":
-            raise RuntimeError(f"OpenVINO could not convert {spec.display_name}: {converted.error}")
+        engine, outcome = load_engine(name, source, settings.resolved_precision(), converted)
+        outcome.raise_for_missing()
+        if engine is None and settings.engine == "openvino":
+            raise RuntimeError(f"OpenVINO could not convert {spec.display_name}: {outcome.error}")
     elif settings.engine == "openvino":
         raise RuntimeError("MODEL_ZOO_ENGINE=openvino, but OpenVINO is not installed.")
     if engine is None:

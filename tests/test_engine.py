@@ -134,7 +134,7 @@ def test_a_failed_conversion_falls_back_to_tensorflow(monkeypatch, classifiers, 
     def broken(names, source, precision, on_done=None):
         return {n: engine.Converted(n, None, error="RuntimeError: no") for n in names}
 
-    monkeypatch.setattr(inference, "convert", broken)
+    monkeypatch.setattr(engine, "convert", broken)  # what load_engine calls
     fallback = inference.load_classifier("resnet50", "random", EngineSettings())
     assert fallback.engine_label == "TensorFlow"
     pixels = rng.uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)
@@ -169,3 +169,41 @@ def test_loader_reports_missing_weights_per_model(tmp_path):
     )
     assert loader.classifier("xception") is None
     assert [s.name for s in loader.states()] == ["resnet50", "xception"]
+
+
+@pytest.mark.slow
+def test_a_damaged_cached_model_is_converted_again(classifiers, rng):
+    from model_zoo.inference import load_classifier
+
+    xml = engine.ir_folder(MODELS["resnet50"], WeightsSource("random"), "f32") / engine.IR_FILE
+    assert xml.is_file()  # the session's classifier put it there
+    bin_file = xml.with_suffix(".bin")
+    bin_file.write_bytes(bin_file.read_bytes()[:1000])  # truncated on disk
+    healed = load_classifier("resnet50", "random", EngineSettings("openvino", "f32"))
+    assert healed.engine_label == "OpenVINO f32"
+    assert bin_file.stat().st_size > 1000
+    pixels = rng.uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)
+    np.testing.assert_allclose(
+        healed.probabilities(pixels), classifiers["resnet50"].probabilities(pixels), atol=1e-6
+    )
+
+
+def test_an_engine_that_never_compiles_is_reported_in_one_line(monkeypatch, tmp_path):
+    xml = tmp_path / "ir" / engine.IR_FILE
+    xml.parent.mkdir()
+    xml.write_text("<garbage")
+    converted = engine.Converted("resnet50", xml)
+    calls = []
+
+    def convert_again(names, source, precision, on_done=None):
+        calls.append(names)
+        xml.parent.mkdir(exist_ok=True)
+        xml.write_text("<still garbage")
+        return {"resnet50": engine.Converted("resnet50", xml)}
+
+    monkeypatch.setattr(engine, "convert", convert_again)
+    compiled, outcome = engine.load_engine("resnet50", WeightsSource("random"), "f32", converted)
+    assert compiled is None and calls == [["resnet50"]]  # converted again once, no more
+    assert outcome.error is not None and "\n" not in outcome.error
+    assert outcome.error.startswith("RuntimeError: Unable to read the model")
+    assert not xml.parent.exists()  # the damaged folder does not stay in the cache
