@@ -33,6 +33,7 @@ class EpochLog:
     val_loss: float
     val_accuracy: float
     seconds: float
+    run: str = ""  # a leaderboard's combination ("resnet50 + gap"); empty in a single run
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,6 +53,9 @@ class Progress:
     epoch: int = 0
     epochs: int = 0
     eta_seconds: float | None = None
+    run: str = ""  # a leaderboard's combination, or its backbone while features are made
+    run_index: int = 0  # 1-based, of ``runs`` combinations
+    runs: int = 0
 
     @property
     def unit(self) -> str:
@@ -81,7 +85,8 @@ class RunClock:
 
     The plan lists each phase with its kind of work ("decode", "forward" or "head") and its
     amount in images through that work; rates are measured as phases run, and a phase that never
-    comes (cached features, early stopping) is dropped when a later one starts.
+    comes (cached features, early stopping) is dropped when a later one starts. In a
+    leaderboard a phase is named ``"RUN|phase"``, as each combination has its own.
     """
 
     def __init__(self, plan: Sequence[tuple[str, str, float]]) -> None:
@@ -93,11 +98,12 @@ class RunClock:
     def __call__(self, progress: Progress) -> Progress:
         """``progress`` with ``eta_seconds`` for the whole run."""
         names = [p[0] for p in self.plan]
-        if progress.phase not in names:
+        name = f"{progress.run}|{progress.phase}" if progress.run else progress.phase
+        if name not in names:
             return progress
-        index = names.index(progress.phase)
-        if progress.phase != self._phase:
-            self._phase, self._phase_start = progress.phase, time.perf_counter()
+        index = names.index(name)
+        if name != self._phase:
+            self._phase, self._phase_start = name, time.perf_counter()
         _, kind, amount = self.plan[index]
         fraction = progress.done / max(progress.total, 1)
         if progress.epochs:
@@ -117,9 +123,10 @@ def timed(on_progress: ProgressFn, clock: RunClock) -> ProgressFn:
     return report
 
 
-def run_plan(config: TrainConfig, n_images: int, n_val: int, cached: bool) -> RunClock:
-    """A ``RunClock`` for training ``config`` on ``n_images`` (``n_val`` held out)."""
-    n_train = n_images - n_val
+def run_plan(config: TrainConfig, n_images: int, n_val: int, n_test: int, cached: bool) -> RunClock:
+    """A ``RunClock`` for training ``config`` on ``n_images`` (``n_val`` and ``n_test`` held
+    out)."""
+    n_train = n_images - n_val - n_test
     epoch = n_train * _TRAIN_FACTOR + n_val  # a training epoch, then its validation pass
     plan = [("loading images", "decode", float(n_images)), ("building the backbone", "decode", 0)]
     if config.uses_cached_features:
@@ -130,5 +137,35 @@ def run_plan(config: TrainConfig, n_images: int, n_val: int, cached: bool) -> Ru
         plan.append(("training head", "forward", epoch * config.epochs))
     if config.unfreeze > 0:
         plan.append(("fine-tuning", "forward", epoch * config.fine_tune_epochs))
-    plan.append(("evaluating", "forward", float(n_val)))
+    plan.append(("evaluating", "forward", float(n_test)))
+    return RunClock(plan)
+
+
+def grid_plan(
+    configs: Sequence[TrainConfig],
+    heads: Sequence[str],
+    n_images: int,
+    n_val: int,
+    n_test: int,
+    cached: set[str],
+) -> RunClock:
+    """A ``RunClock`` for a leaderboard: per backbone (in ``configs``' order) images loaded
+    when its size is new, one feature pass unless ``cached``, the test images once more;
+    then every head on those features."""
+    n_train = n_images - n_val - n_test
+    plan: list[tuple[str, str, float]] = []
+    sizes: set[int] = set()
+    for config in configs:
+        name = config.backbone
+        if config.size not in sizes:
+            sizes.add(config.size)
+            plan.append((f"{name}|loading images", "decode", float(n_images)))
+        plan.append((f"{name}|building the backbone", "decode", 0))
+        if name not in cached:
+            plan.append((f"{name}|extracting features", "forward", float(n_images)))
+        plan.append((f"{name}|evaluating", "forward", float(n_test)))
+        for head in heads:
+            run = f"{name} + {head}"
+            plan.append((f"{run}|training head", "head", float(n_train * config.epochs)))
+            plan.append((f"{run}|evaluating", "head", float(n_val + n_test)))
     return RunClock(plan)

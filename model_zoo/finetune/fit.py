@@ -102,11 +102,13 @@ class Stages:
         """Batches in one training epoch."""
         return -(-len(self.train_idx) // self.config.batch_size)
 
-    def head_on_features(self, parts: FineTuned, features: np.ndarray) -> None:
-        """The first stage on cached backbone features: only the head trains."""
+    def head_on_features(self, parts: FineTuned, features: np.ndarray) -> Any:
+        """The first stage on cached backbone features: only the head trains. Returns the
+        head as a model on features (it shares its layers with ``parts.model``)."""
         train, val, labels = self.train_idx, self.val_idx, self.labels
+        head = parts.head_model(features.shape[1:])
         self.fit(
-            parts.head_model(features.shape[1:]),
+            head,
             features[train],
             labels[train],
             (features[val], labels[val]),
@@ -114,6 +116,7 @@ class Stages:
             epochs=self.config.epochs,
             rate=self.config.learning_rate,
         )
+        return head
 
     def on_images(self, parts: FineTuned, pixels: np.ndarray, phase: Phase) -> None:
         """A stage on images (augmented if asked): the head, or with ``"fine-tuning"`` the

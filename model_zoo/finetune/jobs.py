@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,16 @@ from typing import Any
 from model_zoo.datasets import Dataset
 from model_zoo.finetune.evaluation import TrainResult
 from model_zoo.finetune.events import EpochLog, JobState, Progress
+from model_zoo.finetune.leaderboard import Row, ranked
+from model_zoo.finetune.resources import ResourceMonitor, Sample
 from model_zoo.finetune.settings import TrainConfig
-from model_zoo.finetune.worker import MEMORY_SIGNS, RESULT_DIR, load_result, write_request
+from model_zoo.finetune.worker import (
+    MEMORY_SIGNS,
+    RESULT_DIR,
+    load_result,
+    row_folder,
+    write_request,
+)
 from model_zoo.weights import WeightsSource
 
 log = logging.getLogger(__name__)
@@ -38,6 +47,7 @@ MEMORY_VAR = "MODEL_ZOO_TRAIN_MEMORY_GB"
 DEFAULT_MEMORY_GB = 10.0
 # After Stop (or the time limit) a run gets this long to save its best weights and exit.
 STOP_GRACE_SECONDS = 60.0
+OPEN_ROWS = 2  # a leaderboard's results held in memory at once (each holds a whole model)
 
 
 def _int_env(name: str, default: int) -> int:
@@ -75,6 +85,12 @@ class JobSnapshot:
     result: TrainResult | None
     error: str | None
     stop_requested: bool
+    rows: tuple[Row, ...] = ()  # a leaderboard's finished combinations, best first
+    resources: tuple[Sample, ...] = ()  # the training process's CPU, memory and GPU
+
+    @property
+    def is_grid(self) -> bool:
+        return bool(self.rows) or any(h.run for h in self.history)
 
 
 @dataclass
@@ -86,6 +102,7 @@ class TrainingJob:
     weights: WeightsSource
     time_limit: float | None = None
     memory_limit: int | None = None
+    grid: tuple[list[str], list[str]] | None = None  # a leaderboard's backbones and heads
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _state: JobState = "running"
@@ -97,6 +114,9 @@ class TrainingJob:
     _process: subprocess.Popen | None = None
     _thread: threading.Thread | None = None
     _run_dir: Path | None = None
+    _rows: list[Row] = field(default_factory=list)
+    _row_results: OrderedDict[str, TrainResult] = field(default_factory=OrderedDict)
+    _monitor: ResourceMonitor | None = None
 
     @classmethod
     def start(
@@ -106,8 +126,9 @@ class TrainingJob:
         weights: WeightsSource,
         time_limit: float | None = None,
         memory_limit: int | None = -1,
+        grid: tuple[list[str], list[str]] | None = None,
     ) -> TrainingJob:
-        """Starts training in a child process.
+        """Starts training in a child process: one run, or with ``grid`` a leaderboard.
 
         Args:
             dataset: A checked dataset; the run's files go next to it, in its job folder.
@@ -118,6 +139,8 @@ class TrainingJob:
             memory_limit: Bytes of address space for the child (default
                 ``default_memory_limit()``;
                 None for no limit).
+            grid: (backbones, heads) for a leaderboard of every combination on ``config``'s
+                shared settings (``training.train_grid``).
 
         Raises:
             ServerBusy: the server's training slots are all taken; try again later.
@@ -137,6 +160,7 @@ class TrainingJob:
                 weights,
                 time_limit,
                 default_memory_limit() if memory_limit == -1 else memory_limit,
+                grid,
             )
             job._progress = Progress("starting TensorFlow", 0, 1)  # until the child reports
             job._launch()
@@ -149,7 +173,12 @@ class TrainingJob:
         self._run_dir = self.dataset.root.parent / f"run_{uuid.uuid4().hex[:12]}"
         self._run_dir.mkdir()
         write_request(
-            self._run_dir, self.dataset, self.config, str(self.weights), self.memory_limit
+            self._run_dir,
+            self.dataset,
+            self.config,
+            str(self.weights),
+            self.memory_limit,
+            self.grid,
         )
         package_parent = str(Path(__file__).resolve().parents[1])
         env = {
@@ -169,6 +198,7 @@ class TrainingJob:
                 text=True,
                 start_new_session=True,  # a Ctrl-C meant for the server is not the run's
             )
+        self._monitor = ResourceMonitor(self._process.pid).start()
         self._thread = threading.Thread(target=self._watch, name="model-zoo-training", daemon=True)
         self._thread.start()
 
@@ -189,6 +219,10 @@ class TrainingJob:
                 elif message.get("type") == "epoch":
                     with self._lock:
                         self._history.append(EpochLog(**_fields(message, EpochLog)))
+                elif message.get("type") == "row":
+                    row = Row.from_dict(_fields(message, Row))
+                    with self._lock:
+                        self._rows.append(row)
                 elif message.get("type") in ("done", "stopped", "error"):
                     final = message
             code = self._process.wait()
@@ -199,12 +233,17 @@ class TrainingJob:
         finally:
             if timer is not None:
                 timer.cancel()
+            if self._monitor is not None:
+                self._monitor.stop()
             _SLOTS.release()
 
     def _settle(self, final: dict[str, Any], code: int) -> None:
         kind = final.get("type")
         if self._cancelled:
             self._finish("stopped", self._cancelled)
+        elif kind == "done" and self.grid:
+            with self._lock:
+                self._state = "stopped" if final.get("stopped") else "done"
         elif kind == "done":
             assert self._run_dir is not None
             result = load_result(self._run_dir / RESULT_DIR)
@@ -303,7 +342,30 @@ class TrainingJob:
                 self._result,
                 self._error,
                 self._stop.is_set(),
+                tuple(ranked(self._rows)),
+                self._monitor.samples() if self._monitor is not None else (),
             )
+
+    def row_result(self, key: str) -> TrainResult:
+        """A leaderboard combination's full result (``Row.key``), loaded from the job's
+        folder (where it stays until the dataset's folder is removed); the last
+        ``OPEN_ROWS`` opened stay in memory.
+
+        Raises:
+            KeyError: no finished combination has this key.
+        """
+        with self._lock:
+            if key in self._row_results:
+                self._row_results.move_to_end(key)
+                return self._row_results[key]
+            if self._run_dir is None or key not in {r.key for r in self._rows}:
+                raise KeyError(key)
+        result = load_result(row_folder(self._run_dir, key))
+        with self._lock:
+            self._row_results[key] = result
+            while len(self._row_results) > OPEN_ROWS:
+                self._row_results.popitem(last=False)
+        return result
 
 
 JOB_PREFIX = "model_zoo_job_"
@@ -354,6 +416,8 @@ def _parse(line: str) -> dict[str, Any]:
     return message if isinstance(message, dict) else {}
 
 
-def _fields(message: dict[str, Any], kind: type[Progress] | type[EpochLog]) -> dict[str, Any]:
+def _fields(
+    message: dict[str, Any], kind: type[Progress] | type[EpochLog] | type[Row]
+) -> dict[str, Any]:
     names = {f.name for f in dataclasses.fields(kind)}
     return {k: v for k, v in message.items() if k in names}

@@ -134,11 +134,17 @@ class FineTuned:
             )
 
 
-def assemble(config: TrainConfig, weights: WeightsSource, n_classes: int) -> FineTuned:
-    """A fresh backbone (never the shared Compare models) with preprocessing and a head."""
+def assemble(
+    config: TrainConfig, weights: WeightsSource, n_classes: int, backbone: Any = None
+) -> FineTuned:
+    """A fresh backbone (never the shared Compare models) with preprocessing and a head.
+
+    A leaderboard passes the frozen ``backbone`` it built once for several heads.
+    """
     keras = runtime.keras()
     spec, size = config.spec, config.size
-    backbone = build_backbone(spec, weights, size)
+    if backbone is None:
+        backbone = build_backbone(spec, weights, size)
     head = head_layers(config.head, n_classes, config.seed)
     pixels_in = keras.Input((size, size, 3), name="pixels")  # raw RGB, 0-255
     x = backbone(preprocessing_layer(spec)(pixels_in), training=False)  # BatchNorm: inference

@@ -33,6 +33,7 @@ class TrainConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     val_split: float = 0.2
+    test_split: float = 0.15
     augment: bool = False
     early_stopping: bool = True
     patience: int = 3
@@ -82,6 +83,15 @@ class TrainConfig:
             (
                 0.05 <= self.val_split <= 0.5,
                 f"validation split must be between 0.05 and 0.5; got {self.val_split}",
+            ),
+            (
+                0.05 <= self.test_split <= 0.4,
+                f"test split must be between 0.05 and 0.4; got {self.test_split}",
+            ),
+            (
+                self.val_split + self.test_split <= 0.6,
+                "validation and test splits together must leave at least 40% for training; "
+                f"got {self.val_split:g} + {self.test_split:g}",
             ),
             (self.patience >= 1, f"patience must be at least 1; got {self.patience}"),
             (self.unfreeze >= 0, f"unfreeze must be 0 or more layers; got {self.unfreeze}"),

@@ -30,6 +30,7 @@ from model_zoo.finetune.settings import TrainConfig
 
 REQUEST_FILE = "request.json"
 RESULT_DIR = "result"
+ROWS_DIR = "rows"  # a leaderboard's results, one folder per combination (``row_folder``)
 MODEL_FILE = "model.keras"
 # Words in a dying process's last lines that mean it ran out of memory.
 MEMORY_SIGNS = (
@@ -49,8 +50,10 @@ def write_request(
     config: TrainConfig,
     weights: str,
     memory_limit: int | None,
+    grid: tuple[list[str], list[str]] | None = None,
 ) -> None:
-    """What the child needs: the dataset on disk, the settings and the limits."""
+    """What the child needs: the dataset on disk, the settings and the limits; with ``grid``
+    (backbones, heads) a leaderboard on ``config``'s shared settings."""
     request = {
         "dataset": {
             "root": str(dataset.root),
@@ -62,8 +65,14 @@ def write_request(
         "config": asdict(config),
         "weights": weights,
         "memory_limit": memory_limit,
+        "grid": list(grid) if grid else None,
     }
     (run_dir / REQUEST_FILE).write_text(json.dumps(request))
+
+
+def row_folder(run_dir: Path, key: str) -> Path:
+    """Where a leaderboard's combination ``"backbone + head"`` keeps its result."""
+    return run_dir / ROWS_DIR / key.replace(" + ", "__")
 
 
 def _dataset(data: dict[str, Any]) -> Dataset:
@@ -95,6 +104,9 @@ def save_result(result: TrainResult, folder: Path) -> None:
         "history": [h.to_dict() for h in result.history],
         "accuracy": ev.accuracy,
         "loss": ev.loss,
+        "temperature": ev.temperature,
+        "split_sizes": list(ev.split_sizes),
+        "val_loss": ev.val_loss,
         "per_class": [asdict(c) for c in ev.per_class],
         "stopped": result.stopped,
         "best_epoch": result.best_epoch,
@@ -123,6 +135,9 @@ def load_result(folder: Path) -> TrainResult:
             probabilities=arrays["probabilities"],
             labels=arrays["labels"],
             thumbnails=tuple(arrays["thumbnails"]),
+            temperature=meta["temperature"],
+            split_sizes=tuple(meta["split_sizes"]),
+            val_loss=meta["val_loss"],
         )
     return TrainResult(
         model=keras.saving.load_model(folder / MODEL_FILE, safe_mode=True),
@@ -165,7 +180,7 @@ def main(argv: list[str]) -> int:
     threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
 
     from model_zoo.finetune.settings import TrainingStopped
-    from model_zoo.finetune.training import train
+    from model_zoo.finetune.training import train, train_grid
     from model_zoo.weights import MissingWeightsError, weights_source
 
     def on_progress(progress: Progress) -> None:
@@ -174,18 +189,43 @@ def main(argv: list[str]) -> int:
     def on_epoch(log: EpochLog) -> None:
         _emit(out, "epoch", **log.to_dict())
 
+    def on_row(row: Any, result: TrainResult) -> None:
+        save_result(result, row_folder(run_dir, row.key))
+        _emit(out, "row", **row.to_dict())
+
+    dataset = _dataset(request["dataset"])
+    config = TrainConfig(**request["config"])
+    features = Path(request["dataset"]["root"]).parent / "features"
+    stopped = False
     try:
         with contextlib.redirect_stdout(sys.stderr):  # Keras' own chatter stays off the pipe
-            result = train(
-                _dataset(request["dataset"]),
-                TrainConfig(**request["config"]),
-                weights_source(request["weights"]),
-                stop=stop,
-                on_progress=on_progress,
-                on_epoch=on_epoch,
-                feature_dir=Path(request["dataset"]["root"]).parent / "features",
-            )
-            save_result(result, run_dir / RESULT_DIR)
+            if request.get("grid"):
+                backbones, heads = request["grid"]
+                rows = train_grid(
+                    dataset,
+                    backbones,
+                    heads,
+                    config,
+                    weights_source(request["weights"]),
+                    stop=stop,
+                    on_progress=on_progress,
+                    on_epoch=on_epoch,
+                    on_row=on_row,
+                    feature_dir=features,
+                )
+                stopped = stop.is_set() or any(r.stopped for r in rows)
+            else:
+                result = train(
+                    dataset,
+                    config,
+                    weights_source(request["weights"]),
+                    stop=stop,
+                    on_progress=on_progress,
+                    on_epoch=on_epoch,
+                    feature_dir=features,
+                )
+                save_result(result, run_dir / RESULT_DIR)
+                stopped = result.stopped
     except TrainingStopped:
         _emit(out, "stopped", message="Stopped before the first epoch finished; nothing to keep.")
         return 0
@@ -200,7 +240,7 @@ def main(argv: list[str]) -> int:
         text = str(err).splitlines()[0] if str(err) else ""
         _emit(out, "error", message=f"{type(err).__name__}: {text}"[:300], memory=memory)
         return 0
-    _emit(out, "done", stopped=result.stopped)
+    _emit(out, "done", stopped=stopped)
     return 0
 
 
