@@ -1,5 +1,5 @@
-"""Command line: ``classify IMAGE...``, ``explain IMAGE --model M --out PNG`` and
-``finetune DATA.zip --out DIR``.
+"""Command line: ``classify IMAGE...``, ``explain IMAGE --model M --out PNG``,
+``finetune DATA.zip --out DIR`` and ``leaderboard DATA.zip --out DIR``.
 
 Exit status: 0 on success, 2 on bad input (unreadable image or zip, unknown model, bad
 setting, missing weights) with one line on stderr and no traceback.
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -31,6 +32,7 @@ from model_zoo.engine import (
 )
 from model_zoo.explain import DEFAULT_OPACITY
 from model_zoo.finetune.events import EpochLog
+from model_zoo.finetune.export import DEFAULT_THRESHOLD
 from model_zoo.finetune.jobs import new_job_folder
 from model_zoo.finetune.settings import HEADS, TrainConfig
 from model_zoo.images import DISPLAY_SIDE, RESIZE_MODES, ImageError, load_image
@@ -60,6 +62,38 @@ def _top(value: str) -> int:
     if not 1 <= top <= 1000:
         raise argparse.ArgumentTypeError(f"--top must be between 1 and 1000, got {top}")
     return top
+
+
+def _shared_training_args(
+    parser: argparse.ArgumentParser, defaults: TrainConfig, weights_help: str
+) -> None:
+    """The settings ``finetune`` and ``leaderboard`` share."""
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate, help="learning rate")
+    parser.add_argument("--val-split", type=float, default=defaults.val_split)
+    parser.add_argument(
+        "--test-split",
+        type=float,
+        default=defaults.test_split,
+        help="held out until training ends, then judged once",
+    )
+    parser.add_argument("--no-early-stopping", action="store_true")
+    parser.add_argument("--patience", type=int, default=defaults.patience)
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=defaults.image_size,
+        help="input side (default: the backbone's own, 224 or 299)",
+    )
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--weights", default=None, help=weights_help)
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help="answer 'not sure' below this calibrated confidence (0-1; in labels.json)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,10 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("data", metavar="DATA.zip")
     tune.add_argument("--backbone", default=defaults.backbone, help=", ".join(MODELS))
     tune.add_argument("--head", default=defaults.head, help=", ".join(HEADS))
-    tune.add_argument("--epochs", type=int, default=defaults.epochs)
-    tune.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    tune.add_argument("--lr", type=float, default=defaults.learning_rate, help="learning rate")
-    tune.add_argument("--val-split", type=float, default=defaults.val_split)
+    _shared_training_args(tune, defaults, weights_help)
     tune.add_argument("--augment", action="store_true", help="random flip, rotation and zoom")
     tune.add_argument(
         "--unfreeze",
@@ -128,16 +159,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="then fine-tune the top N backbone layers at a tenth of the rate",
     )
     tune.add_argument("--fine-tune-epochs", type=int, default=defaults.fine_tune_epochs)
-    tune.add_argument("--no-early-stopping", action="store_true")
-    tune.add_argument("--patience", type=int, default=defaults.patience)
-    tune.add_argument(
-        "--image-size",
-        type=int,
-        default=defaults.image_size,
-        help="input side (default: the backbone's own, 224 or 299)",
-    )
-    tune.add_argument("--seed", type=int, default=defaults.seed)
-    tune.add_argument("--weights", default=None, help=weights_help)
     tune.add_argument(
         "--out",
         required=True,
@@ -147,6 +168,26 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument(
         "--json-progress", action="store_true", help="print one JSON object per epoch on stdout"
     )
+
+    board = sub.add_parser(
+        "leaderboard",
+        help="every backbone x head on a zip of class folders, ranked on a test split",
+    )
+    board.add_argument("data", metavar="DATA.zip")
+    board.add_argument(
+        "--backbones", default="all", help=f"all, or a comma-separated list of {', '.join(MODELS)}"
+    )
+    board.add_argument(
+        "--heads", default="all", help=f"all, or a comma-separated list of {', '.join(HEADS)}"
+    )
+    _shared_training_args(board, defaults, weights_help)
+    board.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="receives leaderboard.csv and the best model's export",
+    )
+    board.add_argument("--json", action="store_true", help="print one JSON document")
     return parser
 
 
@@ -264,44 +305,86 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _finetune(args: argparse.Namespace) -> int:
+def _config(args: argparse.Namespace, **extra: object) -> TrainConfig:
+    """The settings both training commands share, checked (UsageError when bad)."""
+    extra = {"image_size": args.image_size, **extra}
     config = TrainConfig(
-        backbone=args.backbone.lower(),
-        head=args.head,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,
         val_split=args.val_split,
-        augment=args.augment,
+        test_split=args.test_split,
         early_stopping=not args.no_early_stopping,
         patience=args.patience,
+        seed=args.seed,
+        **extra,  # type: ignore[arg-type]
+    )
+    if not 0 <= args.threshold <= 1:
+        raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    try:
+        return config.validated()
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def _out_folder(value: str) -> Path:
+    out = Path(value)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    return out
+
+
+def _read_zip(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read the file ({err.strerror or err})") from None
+
+
+@contextlib.contextmanager
+def _training(args: argparse.Namespace) -> Iterator[tuple[threading.Event, Path]]:
+    """The first Ctrl-C sets the yielded stop event (training keeps its best so far); a job
+    folder for the extracted zip, removed afterwards; bad data and missing weights become
+    one-line usage errors."""
+    stop = threading.Event()
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        with new_job_folder() as job:
+            try:
+                with contextlib.redirect_stdout(sys.stderr):  # Keras download chatter
+                    yield stop, Path(job)
+            except DatasetError as err:
+                raise UsageError(f"{args.data}: {err}") from None
+            except MissingWeightsError as err:
+                raise UsageError(str(err)) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    config = _config(
+        args,
+        backbone=args.backbone.lower(),
+        head=args.head,
+        augment=args.augment,
         unfreeze=args.unfreeze,
         fine_tune_epochs=args.fine_tune_epochs,
-        image_size=args.image_size,
-        seed=args.seed,
     )
     try:
-        config.validated()
         source = weights_source(args.weights)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder")
-    try:
-        data = Path(args.data).read_bytes()
-    except OSError as err:
-        raise UsageError(f"{args.data}: cannot read the file ({err.strerror or err})") from None
+    out = _out_folder(args.out)
+    data = _read_zip(args.data)
 
     from model_zoo.finetune.export import write_export
     from model_zoo.finetune.settings import TrainingStopped
     from model_zoo.finetune.training import train
-
-    stop = threading.Event()
-
-    def on_interrupt(signum: int, frame: object) -> None:  # first Ctrl-C: stop, keep best
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     stdout = sys.stdout  # bound now: training runs with stdout redirected (Keras' chatter)
 
@@ -321,33 +404,110 @@ def _finetune(args: argparse.Namespace) -> int:
                 flush=True,
             )
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        with new_job_folder() as job:
-            try:
-                dataset = extract_dataset(data, Path(job))
-                with contextlib.redirect_stdout(sys.stderr):  # Keras download chatter
-                    result = train(dataset, config, source, stop=stop, on_epoch=on_epoch)
-            except DatasetError as err:
-                raise UsageError(f"{args.data}: {err}") from None
-            except MissingWeightsError as err:
-                raise UsageError(str(err)) from None
-            except TrainingStopped:
-                print("stopped before the first epoch finished; nothing saved", file=sys.stderr)
-                return 130
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        with _training(args) as (stop, job):
+            dataset = extract_dataset(data, job)
+            result = train(dataset, config, source, stop=stop, on_epoch=on_epoch)
+    except TrainingStopped:
+        print("stopped before the first epoch finished; nothing saved", file=sys.stderr)
+        return 130
     with contextlib.redirect_stdout(io.StringIO()):
-        write_export(result, out)
+        write_export(result, out, args.threshold)
     ev = result.evaluation
+    low, high = ev.interval
     print(
-        f"{'stopped' if result.stopped else 'done'}: val_accuracy {ev.accuracy:.3f}, "
-        f"val_loss {ev.loss:.4f} (best epoch {result.best_epoch}); saved to {out}",
+        f"{'stopped' if result.stopped else 'done'}: test_accuracy {ev.accuracy:.3f} "
+        f"(95% {low:.2f}-{high:.2f}, {len(ev.labels)} images), val_loss {ev.val_loss:.4f} "
+        f"(best epoch {result.best_epoch}); saved to {out}",
         file=sys.stderr,
     )
     for name, why in dataset.skipped:
         print(f"skipped {name}: {why}", file=sys.stderr)
     return 0
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from model_zoo.finetune.leaderboard import CSV_FILE, Row, parse_choice, to_csv
+
+    try:
+        backbones = parse_choice(args.backbones, list(MODELS), "backbone")
+        heads = parse_choice(args.heads, list(HEADS), "head")
+        source = weights_source(args.weights)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    # The size is capped at each backbone's own; it must reach every backbone's minimum.
+    config = dataclasses.replace(_config(args, image_size=0), image_size=args.image_size)
+    for name in backbones:
+        spec = get_spec(name)
+        if args.image_size and not spec.min_input_size <= args.image_size <= 299:
+            raise UsageError(
+                f"--image-size for {spec.display_name} must be {spec.min_input_size}..299 "
+                f"(it is capped at the backbone's own size); got {args.image_size}"
+            )
+    out = _out_folder(args.out)
+    data = _read_zip(args.data)
+
+    from model_zoo.finetune.export import write_export
+    from model_zoo.finetune.settings import TrainingStopped
+    from model_zoo.finetune.training import train_grid
+
+    best: dict[str, object] = {}
+
+    def on_row(row: Row, result: object) -> None:
+        print(
+            f"{row.label}: test_accuracy {row.test_accuracy:.3f} "
+            f"({row.test_interval[0]:.2f}-{row.test_interval[1]:.2f}), val_loss "
+            f"{row.val_loss:.4f}, {row.ms_per_image:.0f} ms/image",
+            file=sys.stderr,
+            flush=True,
+        )
+        current = best.get("row")
+        if not isinstance(current, Row) or _better(row, current):
+            best.update(row=row, result=result)  # only the best model is kept in memory
+
+    try:
+        with _training(args) as (stop, job):
+            dataset = extract_dataset(data, job)
+            rows = train_grid(dataset, backbones, heads, config, source, stop=stop, on_row=on_row)
+    except TrainingStopped:
+        print("stopped before the first combination finished; nothing saved", file=sys.stderr)
+        return 130
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CSV_FILE).write_text(to_csv(rows), encoding="utf-8")
+    with contextlib.redirect_stdout(io.StringIO()):
+        write_export(best["result"], out, args.threshold)  # type: ignore[arg-type]
+    winner = rows[0]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "rows": [r.to_dict() for r in rows],
+                    "best": {"backbone": winner.backbone, "head": winner.head},
+                    "split": dict(zip(("train", "validation", "test"), _sizes(best), strict=True)),
+                    "weights": str(source),
+                    "out": str(out),
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(to_csv(rows), end="")
+    print(f"best: {winner.label}; saved {CSV_FILE} and its model to {out}", file=sys.stderr)
+    for name, why in dataset.skipped:
+        print(f"skipped {name}: {why}", file=sys.stderr)
+    return 0
+
+
+def _better(row: object, than: object) -> bool:
+    from model_zoo.finetune.leaderboard import ranked
+
+    return ranked([than, row])[0] is row  # type: ignore[list-item]
+
+
+def _sizes(best: dict[str, object]) -> tuple[int, int, int]:
+    return best["result"].evaluation.split_sizes  # type: ignore[attr-defined]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -361,6 +521,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _classify(args)
             if args.command == "finetune":
                 return _finetune(args)
+            if args.command == "leaderboard":
+                return _leaderboard(args)
             if args.command == "explain":
                 return _explain(args)
             raise UsageError(f"unknown command {args.command!r}")

@@ -6,7 +6,14 @@ from model_zoo.finetune.jobs import ServerBusy
 from model_zoo.limits import MAX_PHOTO_MB, MAX_UPLOAD_MB
 from ui.common import page_setup
 from ui.finetune import current_run, prepare, start_run
-from ui.finetune_panels import data_summary, live_panel, settings_form, show_results
+from ui.finetune_panels import (
+    data_summary,
+    leaderboard_panel,
+    live_panel,
+    precheck_panel,
+    settings_form,
+    show_results,
+)
 
 source = page_setup("Fine-tune", "🎓")
 if source is None:
@@ -40,18 +47,25 @@ if prepared.error:
 dataset = prepared.dataset
 assert dataset is not None
 
-st.subheader("Your data")
 data_summary(dataset, prepared.name)
+precheck_panel(dataset, source.is_random)
 
 st.subheader("Settings")
-config = settings_form()
+mode = st.segmented_control(
+    "Mode",
+    ["Single run", "Leaderboard"],
+    default="Single run",
+    key="mode",
+    help="Leaderboard: several backbones and heads side by side, judged on the same test split.",
+)
+chosen = settings_form(dataset, leaderboard=mode == "Leaderboard")
 run = current_run()
-if config is not None:
+if chosen is not None:
     if run is not None and run.job.running:
         st.warning("This session is already training; stop it first.")
     else:
         try:
-            run = start_run(prepared, config, source)
+            run = start_run(prepared, chosen[0], source, grid=chosen[1])
         except ServerBusy as err:
             st.warning(str(err))
         except ValueError as err:
@@ -70,3 +84,7 @@ if run is not None:
 
 if run is not None and (final := run.job.snapshot()).result is not None:
     show_results(final.result)
+elif run is not None and final.is_grid and not run.job.running:
+    key = leaderboard_panel(final.rows)
+    if key is not None:
+        show_results(run.job.row_result(key))

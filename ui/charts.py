@@ -170,3 +170,140 @@ def confusion_figure(confusion, classes: Sequence[str], height: int = 420) -> go
         plot_bgcolor="white",
     )
     return fig
+
+
+def runs_figure(history: Sequence, metric: str, height: int = 280) -> go.Figure:
+    """A leaderboard's validation ``metric`` per epoch, one line per combination."""
+    fig = go.Figure()
+    for run in dict.fromkeys(h.run for h in history):
+        logs = [h for h in history if h.run == run]
+        fig.add_scatter(
+            x=[h.epoch for h in logs],
+            y=[getattr(h, f"val_{metric}") for h in logs],
+            mode="lines+markers",
+            name=run,
+        )
+    fig.update_layout(
+        height=height,
+        margin=dict(l=0, r=0, t=30, b=0),
+        title=f"Validation {metric}, per combination",
+        xaxis=dict(title="epoch"),
+        yaxis=dict(range=[0, 1.02]) if metric == "accuracy" else {},
+        legend=dict(orientation="h", y=-0.3),
+    )
+    return fig
+
+
+def resources_figure(samples: Sequence, height: int = 280) -> go.Figure:
+    """The training process over time: CPU % and memory; GPU busy % and memory with a GPU."""
+    t = [s.seconds for s in samples]
+    fig = go.Figure()
+    fig.add_scatter(x=t, y=[s.cpu_percent for s in samples], name="CPU %", mode="lines")
+    fig.add_scatter(
+        x=t, y=[s.rss_gb for s in samples], name="memory (GB)", mode="lines", yaxis="y2"
+    )
+    if any(s.gpu_percent is not None for s in samples):
+        fig.add_scatter(x=t, y=[s.gpu_percent for s in samples], name="GPU %", mode="lines")
+        fig.add_scatter(
+            x=t,
+            y=[s.gpu_memory_gb for s in samples],
+            name="GPU memory (GB)",
+            mode="lines",
+            yaxis="y2",
+        )
+    fig.update_layout(
+        height=height,
+        margin=dict(l=0, r=0, t=30, b=0),
+        title="Resources of the training process",
+        xaxis=dict(title="seconds"),
+        yaxis=dict(title="%", range=[0, 105]),
+        yaxis2=dict(title="GB", overlaying="y", side="right", rangemode="tozero"),
+        legend=dict(orientation="h", y=-0.3),
+    )
+    return fig
+
+
+def leaderboard_figure(rows: Sequence, height: int = 360) -> go.Figure:
+    """Test accuracy (with its 95% interval) against milliseconds per image, one marker
+    per combination: colour by backbone, shape by head. Click a marker to open it."""
+    symbols = ["circle", "square", "diamond", "triangle-up", "x"]
+    heads = list(dict.fromkeys(r.head for r in rows))
+    fig = go.Figure()
+    for backbone in dict.fromkeys(r.backbone for r in rows):
+        mine = [r for r in rows if r.backbone == backbone]
+        fig.add_scatter(
+            x=[r.ms_per_image for r in mine],
+            y=[100 * r.test_accuracy for r in mine],
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=[100 * (r.test_interval[1] - r.test_accuracy) for r in mine],
+                arrayminus=[100 * (r.test_accuracy - r.test_interval[0]) for r in mine],
+                thickness=1,
+            ),
+            mode="markers",
+            marker=dict(size=12, symbol=[symbols[heads.index(r.head) % 5] for r in mine]),
+            name=mine[0].label.split(" + ")[0],
+            customdata=[r.key for r in mine],
+            text=[r.label for r in mine],
+            hovertemplate="%{text}: %{y:.1f}% at %{x:.0f} ms/image<extra></extra>",
+        )
+    fig.update_layout(
+        height=height,
+        margin=dict(l=0, r=0, t=30, b=0),
+        title="Test accuracy (95% interval) vs inference time",
+        xaxis=dict(title="ms per image (TensorFlow, one image)", rangemode="tozero"),
+        yaxis=dict(title="test accuracy", ticksuffix="%", range=[-2, 102]),
+        clickmode="event+select",
+        legend=dict(orientation="h", y=-0.25),
+    )
+    return fig
+
+
+def reliability_figure(before, after, height: int = 300) -> go.Figure:
+    """Reliability diagram: accuracy per confidence bin, before and after temperature
+    scaling, against the diagonal of perfect calibration."""
+    centres = (before.edges[:-1] + before.edges[1:]) / 2
+    width = float(before.edges[1] - before.edges[0])
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="grey"), name="perfect"
+    )
+    for rel, name, colour in ((before, "before", "#adb5bd"), (after, "calibrated", "#1f77b4")):
+        fig.add_bar(
+            x=centres,
+            y=np.nan_to_num(rel.accuracy),
+            width=width * 0.45,
+            offset=-width * 0.45 if name == "before" else 0,
+            name=f"{name} (ECE {rel.ece:.3f})",
+            marker_color=colour,
+            customdata=rel.counts,
+            hovertemplate="confidence %{x:.2f}: %{y:.0%} right of %{customdata}<extra></extra>",
+        )
+    fig.update_layout(
+        height=height,
+        margin=dict(l=0, r=0, t=30, b=0),
+        title="Reliability on the test split",
+        xaxis=dict(title="confidence", range=[0, 1]),
+        yaxis=dict(title="accuracy", range=[0, 1.02]),
+        legend=dict(orientation="h", y=-0.3),
+    )
+    return fig
+
+
+def abstention_figure(curve, threshold: float, height: int = 300) -> go.Figure:
+    """Coverage and accuracy on the answered images against the "not sure" threshold."""
+    x = 100 * curve.thresholds
+    fig = go.Figure()
+    fig.add_scatter(x=x, y=100 * curve.coverage, name="answered (coverage)", mode="lines")
+    fig.add_scatter(x=x, y=100 * curve.accuracy, name="accuracy when answering", mode="lines")
+    fig.add_vline(x=100 * threshold, line_dash="dash", line_color="#e8590c")
+    fig.update_layout(
+        height=height,
+        margin=dict(l=0, r=0, t=30, b=0),
+        title='"Not sure" below a threshold (test split)',
+        xaxis=dict(title="threshold", ticksuffix="%"),
+        yaxis=dict(ticksuffix="%", range=[0, 102]),
+        legend=dict(orientation="h", y=-0.3),
+    )
+    return fig

@@ -65,10 +65,18 @@ def current_run() -> Run | None:
     return st.session_state.get("run")
 
 
-def start_run(prepared: Prepared, config: TrainConfig, weights: WeightsSource) -> Run:
-    """Starts training for this session (raises ``ServerBusy`` or ``ValueError``)."""
+def start_run(
+    prepared: Prepared,
+    config: TrainConfig,
+    weights: WeightsSource,
+    grid: tuple[list[str], list[str]] | None = None,
+) -> Run:
+    """Starts training (with ``grid``, a leaderboard) for this session (raises
+    ``ServerBusy`` or ``ValueError``)."""
     assert prepared.dataset is not None
-    run = Run(TrainingJob.start(prepared.dataset, config, weights), prepared)
+    if grid is not None and not (grid[0] and grid[1]):
+        raise ValueError("Pick at least one backbone and one head.")
+    run = Run(TrainingJob.start(prepared.dataset, config, weights, grid=grid), prepared)
     st.session_state.run = run
     ctx = get_script_run_ctx()
     if ctx is not None and Runtime.exists():

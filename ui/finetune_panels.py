@@ -3,23 +3,41 @@ the results. The page calls them in order; each reads its widgets and renders.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import streamlit as st
 
 from model_zoo.datasets import Dataset
 from model_zoo.devices import device_info
 from model_zoo.explain import explain_finetuned, overlay
-from model_zoo.finetune.evaluation import TrainResult
-from model_zoo.finetune.export import export_zip
+from model_zoo.finetune.calibration import wilson_interval
+from model_zoo.finetune.evaluation import TrainResult, calibrate
+from model_zoo.finetune.export import DEFAULT_THRESHOLD, export_zip
+from model_zoo.finetune.features import train_val_test_split
 from model_zoo.finetune.jobs import TrainingJob
+from model_zoo.finetune.leaderboard import Row
+from model_zoo.finetune.precheck import DEFAULT_PER_CLASS, imagenet_precheck
 from model_zoo.finetune.settings import HEADS, TrainConfig
 from model_zoo.images import DISPLAY_SIDE, ImageError, load_image
 from model_zoo.labels import ClassScore
 from model_zoo.registry import MODELS
-from ui.charts import confusion_figure, counts_figure, history_figure, topk_figure
+from ui.charts import (
+    abstention_figure,
+    confusion_figure,
+    counts_figure,
+    history_figure,
+    leaderboard_figure,
+    reliability_figure,
+    resources_figure,
+    runs_figure,
+    topk_figure,
+)
 from ui.common import plural, selected_points
+from ui.models import get_classifiers
 
 IMBALANCE_WARNING = 3.0
+SMALL_TEST = 30  # fewer test images than this: the page says how wide the interval is
 
 
 def data_summary(dataset: Dataset, name: str) -> None:
@@ -48,19 +66,36 @@ def data_summary(dataset: Dataset, name: str) -> None:
             st.image([str(p) for p in files[:6]], width=72)
 
 
-def settings_form() -> TrainConfig | None:
-    """The run's settings, defaulting to ``TrainConfig()``'s; a config when Train is pressed."""
+Grid = tuple[list[str], list[str]]  # a leaderboard's backbones and heads
+
+
+def settings_form(dataset: Dataset, leaderboard: bool) -> tuple[TrainConfig, Grid | None] | None:
+    """The run's settings, defaulting to ``TrainConfig()``'s; the config (and, for a
+    leaderboard, its backbones and heads) when the button is pressed."""
     defaults = TrainConfig()
     models, heads = list(MODELS), list(HEADS)
+    grid: Grid | None = None
     with st.container(border=True):
         c1, c2, c3 = st.columns(3)
-        backbone = c1.selectbox(
-            "Backbone",
-            models,
-            index=models.index(defaults.backbone),
-            format_func=lambda n: MODELS[n].display_name,
-        )
-        head = c1.radio("Head", heads, index=heads.index(defaults.head), format_func=HEADS.get)
+        if leaderboard:
+            backbones = c1.multiselect(
+                "Backbones", models, default=models, format_func=lambda n: MODELS[n].display_name
+            )
+            picked_heads = c1.multiselect("Heads", heads, default=heads, format_func=HEADS.get)
+            grid = (backbones, picked_heads)
+            backbone, head = (backbones or models)[0], (picked_heads or heads)[0]
+            c1.caption(
+                f"{len(backbones) * len(picked_heads)} combinations: one feature pass per "
+                "backbone, then every head on its features."
+            )
+        else:
+            backbone = c1.selectbox(
+                "Backbone",
+                models,
+                index=models.index(defaults.backbone),
+                format_func=lambda n: MODELS[n].display_name,
+            )
+            head = c1.radio("Head", heads, index=heads.index(defaults.head), format_func=HEADS.get)
         epochs = c2.slider("Epochs", 1, 50, defaults.epochs)
         batch_size = c2.select_slider("Batch size", [8, 16, 32, 64, 128], value=defaults.batch_size)
         learning_rate = c2.select_slider(
@@ -75,54 +110,92 @@ def settings_form() -> TrainConfig | None:
             0.4,
             defaults.val_split,
             0.05,
-            help="Held out, stratified per class, seeded.",
+            help="Picks the best epoch, stops training early and fits the temperature.",
         )
+        test_split = c2.slider(
+            "Test split",
+            0.05,
+            0.3,
+            defaults.test_split,
+            0.05,
+            help="Untouched until training ends, then judged once: the accuracy reported.",
+        )
+        split_caption(c2, dataset, val_split, test_split, defaults.seed)
         image_size = c3.select_slider(
             "Image size",
             [96, 128, 160, 192, 224, 299],
             value=defaults.size,
             help="Smaller is faster. Capped at the backbone's own input size (224 or 299).",
         )
-        augment = c3.toggle(
-            "Augmentation (flip, rotation, zoom)",
-            value=defaults.augment,
-            help="Off: each image goes through the backbone once and the head "
-            "trains on cached features (fast). On: the full model sees "
-            "fresh variations every epoch (slower).",
-        )
         early_stopping = c3.toggle("Early stopping", value=defaults.early_stopping)
-        unfreeze = c3.number_input(
-            "Then fine-tune the top N backbone layers (0 = off)",
-            0,
-            200,
-            defaults.unfreeze,
-            help="A second stage at a tenth of the learning rate; BatchNorm stays in "
-            "inference mode.",
-        )
-        # Plain widgets, not a form: this one follows the unfreeze setting as it changes.
-        fine_tune_epochs = c3.number_input(
-            "Fine-tuning epochs",
-            1,
-            50,
-            defaults.fine_tune_epochs,
-            disabled=unfreeze == 0,
-            help="Used when N > 0.",
-        )
-        if not st.button("Train", type="primary", icon="🚀"):
+        augment, unfreeze, fine_tune_epochs = False, 0, defaults.fine_tune_epochs
+        if not leaderboard:
+            augment = c3.toggle(
+                "Augmentation (flip, rotation, zoom)",
+                value=defaults.augment,
+                help="Off: each image goes through the backbone once and the head "
+                "trains on cached features (fast). On: the full model sees "
+                "fresh variations every epoch (slower).",
+            )
+            unfreeze = c3.number_input(
+                "Then fine-tune the top N backbone layers (0 = off)",
+                0,
+                200,
+                defaults.unfreeze,
+                help="A second stage at a tenth of the learning rate; BatchNorm stays in "
+                "inference mode.",
+            )
+            # Plain widgets, not a form: this one follows the unfreeze setting as it changes.
+            fine_tune_epochs = c3.number_input(
+                "Fine-tuning epochs",
+                1,
+                50,
+                defaults.fine_tune_epochs,
+                disabled=unfreeze == 0,
+                help="Used when N > 0.",
+            )
+        else:
+            c3.caption("The leaderboard trains heads on cached features: no augmentation.")
+        label = "Run the leaderboard" if leaderboard else "Train"
+        if not st.button(label, type="primary", icon="🏁" if leaderboard else "🚀"):
             return None
-    return TrainConfig(
+    config = TrainConfig(
         backbone=backbone,
         head=head,
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
         val_split=val_split,
+        test_split=test_split,
         augment=augment,
         early_stopping=early_stopping,
         unfreeze=int(unfreeze),
         fine_tune_epochs=int(fine_tune_epochs),
-        image_size=TrainConfig.fit_size(MODELS[backbone], image_size),
+        image_size=image_size
+        if leaderboard
+        else TrainConfig.fit_size(MODELS[backbone], image_size),
     )
+    return config, grid
+
+
+def split_caption(where: object, dataset: Dataset, val: float, test: float, seed: int) -> None:
+    """The split's sizes, and a word when the test split is too small to say much."""
+    _, labels = dataset.samples()
+    try:
+        n_train, n_val, n_test = train_val_test_split(labels, val, test, seed).sizes()
+    except ValueError as err:
+        where.warning(str(err))  # type: ignore[attr-defined]
+        return
+    where.caption(  # type: ignore[attr-defined]
+        f"Split: **{n_train}** train · **{n_val}** validation · **{n_test}** test "
+        "(stratified per class, seeded)."
+    )
+    if n_test < SMALL_TEST:
+        low, high = wilson_interval(n_test, n_test)
+        where.caption(  # type: ignore[attr-defined]
+            f"⚠️ Only {n_test} test images: even a perfect score has a 95% interval of "
+            f"{low:.0%}–{high:.0%}. More images per class give a firmer number."
+        )
 
 
 def live_panel(job: TrainingJob, polling: bool = False) -> None:
@@ -138,7 +211,13 @@ def live_panel(job: TrainingJob, polling: bool = False) -> None:
                 if progress.eta_seconds is not None
                 else ""
             )
-            top[0].markdown(f"**{progress.phase.capitalize()}**{epoch}")
+            where = (
+                f" · **{_run_label(progress.run)}** (combination {progress.run_index} of "
+                f"{progress.runs})"
+                if progress.runs
+                else ""
+            )
+            top[0].markdown(f"**{progress.phase.capitalize()}**{epoch}{where}")
             counted = (
                 f"{progress.unit} {progress.done}/{progress.total}" if progress.total > 1 else ""
             )
@@ -148,6 +227,9 @@ def live_panel(job: TrainingJob, polling: bool = False) -> None:
             )
         elif snap.state == "failed":
             top[0].markdown(f"**Failed**: {snap.error or 'unknown error'}")
+        elif snap.is_grid:
+            how = {"done": "Finished", "stopped": "Stopped"}.get(snap.state, "Ended")
+            top[0].markdown(f"**{how}**: {plural(len(snap.rows), 'combination')} on the board.")
         elif snap.history:
             how = {"done": "Finished", "stopped": "Stopped"}.get(snap.state, "Ended")
             tuned = sum(h.phase == "fine-tuning" for h in snap.history)
@@ -174,30 +256,175 @@ def live_panel(job: TrainingJob, polling: bool = False) -> None:
                     disabled=snap.stop_requested,
                     type="primary",
                 )
-        if snap.history:
-            a, b = st.columns(2)
+        a, b, c = st.columns(3)
+        if snap.history and snap.is_grid:
+            a.plotly_chart(runs_figure(snap.history, "loss"), key="loss_chart")
+            b.plotly_chart(runs_figure(snap.history, "accuracy"), key="acc_chart")
+        elif snap.history:
             a.plotly_chart(history_figure(snap.history, "loss"), key="loss_chart")
             b.plotly_chart(history_figure(snap.history, "accuracy"), key="acc_chart")
+        if len(snap.resources) > 1:
+            c.plotly_chart(resources_figure(snap.resources), key="resources_chart")
+        if snap.rows and snap.state == "running":
+            st.caption("Finished so far (the full board comes at the end):")
+            st.dataframe(
+                [
+                    {
+                        "combination": r.label,
+                        "test accuracy": f"{r.test_accuracy:.1%}",
+                        "val loss": round(r.val_loss, 3),
+                    }
+                    for r in snap.rows
+                ],
+                hide_index=True,
+                key="rows_so_far",
+            )
     if polling and snap.state != "running":
         st.rerun()  # the whole page: it draws this panel once more, unpolled, and the results
+
+
+def _run_label(run: str) -> str:
+    backbone, _, head = run.partition(" + ")
+    name = MODELS[backbone].display_name if backbone in MODELS else backbone
+    return f"{name} + {head}" if head else name
+
+
+def leaderboard_panel(rows: Sequence[Row]) -> str | None:
+    """The ranked table and the accuracy-vs-speed chart; returns the key of the row picked
+    (in the table or on the chart) to open, if any."""
+    st.subheader("Leaderboard")
+    if not rows:
+        st.info("No combination finished.")
+        return None
+    st.caption(
+        f"Ranked by test accuracy ({rows[0].test_images} test images, touched once after "
+        "training), then validation loss. The interval is the 95% Wilson interval; "
+        "ms per image is the whole model on one image (TensorFlow, this machine)."
+    )
+    table = [
+        {
+            "rank": i,
+            "combination": r.label + (" (stopped)" if r.stopped else ""),
+            "test accuracy": r.test_accuracy,
+            "95% interval": f"{r.test_interval[0]:.0%}–{r.test_interval[1]:.0%}",
+            "val loss": r.val_loss,
+            "train s": r.train_seconds,
+            "features s": r.feature_seconds,
+            "size MB": r.size_mb,
+            "ms / image": r.ms_per_image,
+        }
+        for i, r in enumerate(rows, 1)
+    ]
+    picked = st.dataframe(
+        table,
+        hide_index=True,
+        key="leaderboard_table",
+        on_select="rerun",
+        selection_mode="single-row",
+        column_config={
+            "test accuracy": st.column_config.ProgressColumn(
+                format="percent", min_value=0, max_value=1
+            ),
+            "val loss": st.column_config.NumberColumn(format="%.3f"),
+            "train s": st.column_config.NumberColumn(format="%.1f"),
+            "features s": st.column_config.NumberColumn(format="%.1f"),
+            "size MB": st.column_config.NumberColumn(format="%.0f"),
+            "ms / image": st.column_config.NumberColumn(format="%.0f"),
+        },
+    )
+    event = st.plotly_chart(
+        leaderboard_figure(rows),
+        key="leaderboard_chart",
+        on_select="rerun",
+        selection_mode="points",
+    )
+    clicked = [p["customdata"] for p in selected_points(event) if p.get("customdata")]
+    chosen = _selected_rows(picked)
+    keys = [r.key for r in rows]
+    options = [None, *keys]
+    default = clicked[0] if clicked else (keys[chosen[0]] if chosen else None)
+    # Keyed by what the table or chart picked, so a new pick there shows here.
+    return st.selectbox(
+        "Open a combination's full results",
+        options,
+        index=options.index(default) if default in options else 0,
+        format_func=lambda k: "pick one (or a row above)" if k is None else _run_label(k),
+        key=f"open_row_{default}",
+    )
+
+
+def confidence_panel(result: TrainResult) -> float:
+    """Reliability and ECE before and after temperature scaling, and the "not sure"
+    threshold with its coverage/accuracy curve; returns the threshold."""
+    ev = result.evaluation
+    st.markdown("**Confidence you can trust**")
+    before, after = ev.reliability(calibrated=False), ev.reliability()
+    curve = ev.abstention()
+    left, right = st.columns(2)
+    with right:
+        threshold = (
+            st.slider(
+                'Answer "not sure" below',
+                0,
+                99,
+                round(100 * DEFAULT_THRESHOLD),
+                format="%d%%",
+                key="threshold",
+                help="Calibrated top-1 confidence; it goes into the download's labels.json.",
+            )
+            / 100
+        )
+        coverage, accuracy = curve.at(threshold)
+        answered = "none" if np.isnan(accuracy) else f"{accuracy:.0%} of them right"
+        st.caption(f"At {threshold:.0%}: answers {coverage:.0%} of the test images, {answered}.")
+        st.plotly_chart(abstention_figure(curve, threshold), key="abstention_chart")
+    with left:
+        st.caption(
+            f"Temperature **{ev.temperature:.3g}** (fitted on the validation split) takes the "
+            f"expected calibration error from {before.ece:.3f} to {after.ece:.3f} on the "
+            "test split."
+        )
+        st.plotly_chart(reliability_figure(before, after), key="reliability_chart")
+    return threshold
+
+
+def _selected_rows(event: object) -> list[int]:
+    selection = getattr(event, "selection", None) or {}
+    rows = selection.get("rows", []) if isinstance(selection, dict) else []
+    return [int(i) for i in rows]
 
 
 def show_results(result: TrainResult) -> None:
     """Metrics, confusion matrix (click a cell for its images), per-class scores, the most
     confident mistakes, try-it with Grad-CAM, and the download."""
     ev = result.evaluation
-    st.subheader("Results")
+    st.subheader(f"Results · {_run_label(f'{result.config.backbone} + {result.config.head}')}")
     if result.stopped:
         st.info(
             f"Stopped after {plural(len(result.history), 'epoch')}; the model keeps the weights of "
             f"epoch {result.best_epoch}, the one with the lowest validation loss."
         )
+    low, high = ev.interval
+    n_train, n_val, n_test = ev.split_sizes
     m = st.columns(4)
-    m[0].metric("Validation accuracy", f"{ev.accuracy:.1%}")
-    m[1].metric("Validation loss", f"{ev.loss:.3f}")
+    m[0].metric(
+        "Test accuracy",
+        f"{ev.accuracy:.1%}",
+        help="On the test split, touched once after training.",
+    )
+    m[1].metric("95% interval", f"{low:.0%}–{high:.0%}", help="Wilson score interval.")
     m[2].metric("Best epoch", f"{result.best_epoch} of {len(result.history)}")
     m[3].metric("Training time", f"{result.seconds:.0f} s")
-    st.caption(f"Judged on {len(ev.labels)} held-out images the model never trained on.")
+    st.caption(
+        f"Split: {n_train} train · {n_val} validation (best epoch, early stopping, "
+        f"temperature) · {n_test} test, never seen in training. Test loss {ev.loss:.3f}, "
+        f"validation loss {ev.val_loss:.3f}."
+    )
+    if n_test < SMALL_TEST:
+        st.warning(
+            f"Only {n_test} test images: the 95% interval is {100 * (high - low):.0f} points "
+            "wide. Treat the accuracy as a rough guide; more images per class narrow it."
+        )
 
     left, right = st.columns([3, 2])
     with left:
@@ -273,6 +500,8 @@ def show_results(result: TrainResult) -> None:
     else:
         st.caption("None: every validation image was classified right.")
 
+    threshold = confidence_panel(result)
+
     st.markdown("**Try it** — a new photo through your model")
     photo = st.file_uploader("Photo", key="try_photo")  # any file: the decoder decides
     if photo is not None:
@@ -282,7 +511,7 @@ def show_results(result: TrainResult) -> None:
             st.warning(f"**{photo.name}**: {err}.")
         else:
             why = explain_finetuned(result.model, image)  # its probabilities come along
-            probs = why.probabilities
+            probs = calibrate(why.probabilities, ev.temperature)
             order = np.argsort(-probs)[: min(5, len(probs))]
             a, b = st.columns([1, 2])
             a.image(
@@ -290,6 +519,14 @@ def show_results(result: TrainResult) -> None:
                 width="stretch",
                 caption=f"why {result.classes[why.class_index]} (Grad-CAM)",
             )
+            best = int(order[0])
+            if probs[best] < threshold:
+                b.warning(
+                    f"**Not sure**: the best guess, {result.classes[best]}, has "
+                    f"{probs[best]:.0%}, below your {threshold:.0%} threshold."
+                )
+            else:
+                b.success(f"**{result.classes[best]}** ({probs[best]:.0%}, calibrated)")
             b.plotly_chart(
                 topk_figure(
                     [ClassScore(result.classes[i], "", int(i), float(probs[i])) for i in order]
@@ -300,10 +537,57 @@ def show_results(result: TrainResult) -> None:
     cfg = result.config
     st.download_button(
         "Download the model (.zip: model.keras, labels.json, model card, metrics)",
-        data=lambda: export_zip(result),
+        data=lambda: export_zip(result, threshold),
         file_name=f"model_zoo_{cfg.backbone}_{cfg.head}.zip",
         mime="application/zip",
         icon="📦",
         type="primary",
         on_click="ignore",
     )
+
+
+def precheck_panel(dataset: Dataset, random_weights: bool) -> None:
+    """Before training: the ImageNet models' top labels per class, and classes that collapse
+    onto the same label (run on a click: it loads the five Compare models)."""
+    with st.expander("🔎 Before training: what ImageNet already sees in your classes"):
+        st.caption(
+            f"The five ImageNet models look at the first {DEFAULT_PER_CLASS} images of each "
+            "class. Classes they see as the same thing are the ones a fine-tuned model will "
+            "most likely confuse."
+        )
+        if random_weights:
+            st.caption("⚠️ Random weights: these ImageNet labels are meaningless.")
+        if st.button("Look with the ImageNet models", key="precheck", icon="🔎"):
+            classifiers, failed = get_classifiers(list(MODELS))
+            if not classifiers:
+                st.warning(
+                    "No ImageNet model is loaded: "
+                    + "; ".join(f"{MODELS[n].display_name}: {s.error}" for n, s in failed.items())
+                )
+                return
+            st.session_state.precheck_result = (dataset.digest, imagenet_precheck(dataset, classifiers))
+        stored = st.session_state.get("precheck_result")
+        if not stored or stored[0] != dataset.digest:
+            return
+        check = stored[1]
+        st.dataframe(
+            [
+                {
+                    "class": view.name,
+                    **{
+                        f"ImageNet #{i + 1}": f"{label} ({share:.0%})"
+                        for i, (label, share) in enumerate(view.top)
+                    },
+                }
+                for view in check.classes
+            ],
+            hide_index=True,
+            key="precheck_table",
+        )
+        for a, b, label in check.collisions:
+            st.warning(
+                f"**{a}** and **{b}** both look most like *{label}* to ImageNet: expect "
+                "them to be confused; more (or more varied) images of each help."
+            )
+        if not check.collisions:
+            st.caption("No two classes share their most-voted ImageNet label.")

@@ -120,10 +120,12 @@ class TrainResult:
     feature_engine: str = ""
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S"))
 
-    def predict(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Probabilities for RGB uint8 images of any size (squashed to the input size)."""
+    def predict(self, images: Sequence[np.ndarray], calibrated: bool = False) -> np.ndarray:
+        """Probabilities for RGB uint8 images of any size (squashed to the input size);
+        ``calibrated``: after the run's temperature scaling."""
         batch = np.stack([resize(img, self.config.size) for img in images])
-        return np.asarray(self.model.predict_on_batch(batch))
+        probs = np.asarray(self.model.predict_on_batch(batch))
+        return calibrate(probs, self.evaluation.temperature) if calibrated else probs
 
 
 RELIABILITY_BINS = 10

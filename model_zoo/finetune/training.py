@@ -232,7 +232,7 @@ def train_grid(
             "The leaderboard trains every head on cached features: leave out augmentation "
             "and unfreezing."
         )
-    base.validated()
+    dataclasses.replace(base, image_size=0).validated()  # the size is checked per backbone
     if not backbones or not heads:
         raise ValueError("Pick at least one backbone and one head.")
     configs = {}
