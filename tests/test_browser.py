@@ -1,6 +1,7 @@
 """A real browser: the app served by ``streamlit run``, driven in headless Chromium."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -116,7 +117,7 @@ def test_train_in_the_browser_and_click_a_confusion_cell(app_url, server_log, tm
                 raise AssertionError(
                     f"no results. Live panel:\n{text}\n--- server log tail ---\n{tail(server_log)}"
                 ) from None
-            confusion = page.locator(".stPlotlyChart").nth(3).locator(".nsewdrag").first
+            confusion = page.locator(".st-key-confusion .nsewdrag").first
             box = confusion.bounding_box()
             page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             expect(page.get_by_text("true class_b → predicted")).to_be_visible(timeout=30_000)
@@ -125,6 +126,80 @@ def test_train_in_the_browser_and_click_a_confusion_cell(app_url, server_log, tm
         finally:
             browser.close()
     assert (tmp_path / "finetune.png").stat().st_size > 20_000
+
+
+def idle(page) -> None:
+    """Waits until Streamlit has no script run under way (its status widget is gone)."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
+
+
+def test_a_two_by_one_leaderboard_in_the_browser_opens_a_row(app_url, server_log, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.conftest import colour_class_zip
+
+    data = tmp_path / "colours.zip"
+    data.write_bytes(colour_class_zip(per_class=10, side=64))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 3600})
+            page.goto(f"{app_url}/finetune")
+            page.locator("input[type=file]").first.set_input_files(str(data))
+            expect(page.get_by_text("3 classes, 30 images")).to_be_visible(timeout=60_000)
+            page.get_by_text("Leaderboard", exact=True).first.click()
+            expect(page.get_by_text("15 combinations")).to_be_visible(timeout=30_000)
+            # Down to two backbones and one head, each click waiting for its rerun.
+            removals = [
+                ("VGG19", 12),
+                ("InceptionV3", 9),
+                ("Xception", 6),
+                ("Flatten → Dense 256 (ReLU) → Dropout 0.5 → softmax", 4),
+                ("Global average pooling → Dropout 0.5 → softmax", 2),
+            ]
+            for name, left in removals:
+                remove = page.get_by_role("button", name=f"Remove {name}", exact=True)
+                for _ in range(3):  # a click that lands while a rerun settles can be lost
+                    idle(page)
+                    if remove.count():
+                        remove.click()
+                    try:
+                        expect(page.get_by_text(f"{left} combinations:")).to_be_visible(
+                            timeout=10_000
+                        )
+                        break
+                    except AssertionError:
+                        continue
+                expect(page.get_by_text(f"{left} combinations:")).to_be_visible()
+            page.get_by_role("button", name="Run the leaderboard").click()
+            live = page.locator(".st-key-live")
+            try:
+                expect(live).to_contain_text("Finished: 2 combinations", timeout=300_000)
+                expect(
+                    page.get_by_text("Test accuracy (95% interval) vs inference time")
+                ).to_be_visible(timeout=60_000)
+            except AssertionError:
+                text = live.inner_text() if live.count() else "(no live panel)"
+                raise AssertionError(
+                    f"no leaderboard. Live panel:\n{text}\n--- server log ---\n{tail(server_log)}"
+                ) from None
+            try:
+                page.get_by_role("combobox", name=re.compile("Open a combination")).click()
+            except Exception:
+                snapshot = page.locator("body").aria_snapshot()
+                at = snapshot.find("Open a combination")
+                raise AssertionError(snapshot[max(0, at - 500) : at + 1500]) from None
+            page.get_by_role("option", name="VGG16 + gap").click()
+            expect(page.get_by_text("Results · VGG16 + gap")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("Most confident mistakes", exact=True)).to_be_visible()
+            expect(page.get_by_text("Reliability on the test split")).to_be_visible()
+            assert page.locator("[data-testid='stException']").count() == 0
+            page.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (tmp_path / "leaderboard.png").stat().st_size > 20_000
 
 
 def test_a_zip_over_25_mb_uploads_and_shows_the_summary(app_url, server_log, tmp_path):

@@ -157,7 +157,11 @@ def test_finetune_prints_json_lines_and_writes_a_reloadable_model(tmp_path):
     assert labels["classes"] == ["class_a", "class_b", "class_c"]
     assert labels["input_size"] == 48
     metrics = json.loads((out / "metrics.json").read_text())
-    assert len(metrics["history"]) == 3 and metrics["val_images"] == 6
+    assert len(metrics["history"]) == 3 and metrics["test_images"] == 3
+    assert metrics["split"] == {"train": 15, "validation": 6, "test": 3}
+    low, high = metrics["test_interval"]
+    assert low <= metrics["test_accuracy"] <= high
+    assert labels["threshold"] == 0.5 and labels["temperature"] == metrics["temperature"]
     assert list((tmp_path / "tmp").iterdir()) == []  # the job folder is gone
 
 
@@ -289,3 +293,91 @@ def test_across_machines_augmentation_is_refused_in_one_line(tmp_path):
         "error: Training across machines (TF_CONFIG) trains the head on cached features: "
         "leave out augmentation and unfreezing."
     ]
+
+
+def run_leaderboard(tmp_path, data: bytes, *args: str) -> subprocess.CompletedProcess:
+    zip_path = tmp_path / "data.zip"
+    zip_path.write_bytes(data)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir(exist_ok=True)
+    return run_model_zoo("leaderboard", str(zip_path), *args, TMPDIR=str(scratch))
+
+
+@pytest.mark.slow
+def test_leaderboard_prints_ranked_rows_and_saves_the_csv_and_the_best_model(tmp_path):
+    import csv
+
+    from tests.conftest import colour_class_zip
+
+    out = tmp_path / "out"
+    proc = run_leaderboard(
+        tmp_path,
+        colour_class_zip(),
+        "--backbones",
+        "resnet50,vgg16",
+        "--heads",
+        "gap,dense_dropout",
+        "--epochs",
+        "2",
+        "--image-size",
+        "48",
+        "--batch-size",
+        "8",
+        "--out",
+        str(out),
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    rows = document["rows"]
+    keys = (
+        "backbone",
+        "head",
+        "test_accuracy",
+        "test_interval",
+        "val_loss",
+        "train_seconds",
+        "feature_seconds",
+        "size_mb",
+        "ms_per_image",
+    )
+    assert len(rows) == 4 and all(set(keys) <= set(r) for r in rows)
+    ranks = [(-r["test_accuracy"], r["val_loss"], r["ms_per_image"]) for r in rows]
+    assert ranks == sorted(ranks)
+    assert all(r["test_interval"][0] <= r["test_accuracy"] <= r["test_interval"][1] for r in rows)
+    assert document["split"] == {"train": 15, "validation": 6, "test": 3}
+    best = rows[0]
+    assert document["best"] == {"backbone": best["backbone"], "head": best["head"]}
+    table = list(csv.DictReader((out / "leaderboard.csv").open()))
+    assert [(t["backbone"], t["head"]) for t in table] == [(r["backbone"], r["head"]) for r in rows]
+    labels = json.loads((out / "labels.json").read_text())
+    assert (labels["backbone"], labels["head"]) == (best["backbone"], best["head"])
+    assert (out / "model.keras").stat().st_size > 1e6
+    assert list((tmp_path / "tmp").iterdir()) == []  # the job folder is gone
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--backbones", "vgg16,lenet"], "Unknown backbone 'lenet'"),
+        (["--heads", "mlp"], "Unknown head 'mlp'"),
+        (["--backbones", "xception", "--image-size", "40"], "--image-size for Xception must be"),
+        (["--test-split", "0.9"], "Test split must be between"),
+        (["--threshold", "2"], "--threshold must be between 0 and 1"),
+    ],
+)
+def test_leaderboard_bad_settings_exit_2(tmp_path, args, message):
+    proc = run_leaderboard(tmp_path, b"unused", *args, "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_leaderboard_refuses_a_broken_zip_in_one_line(tmp_path):
+    proc = run_leaderboard(tmp_path, b"PK\x03\x04 truncated", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'data.zip'}: not a zip file, or a truncated or damaged one"
+    ]
+    assert list((tmp_path / "tmp").iterdir()) == [] and not (tmp_path / "out").exists()

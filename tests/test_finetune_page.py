@@ -57,20 +57,75 @@ def test_from_upload_to_results(cat_bytes):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     metrics = {m.label: m.value for m in at.metric}
-    assert set(metrics) >= {"Validation accuracy", "Validation loss", "Best epoch"}
+    assert set(metrics) >= {"Test accuracy", "95% interval", "Best epoch"}
     assert metrics["Best epoch"].endswith("of 2")
+    assert any("Split: 15 train · 6 validation" in c.value for c in at.caption)
+    assert any("Only 3 test images" in w.value for w in at.warning)
     per_class = at.dataframe[-1]
     assert list(per_class.value["class"]) == ["class_a", "class_b", "class_c"]
     # Every score with the same three decimals (they were rounded numbers: 0.8, 0.667).
     formats = json.loads(per_class.proto.columns)
     assert all(formats[c]["type_config"]["format"] == "%.3f" for c in ("precision", "recall", "F1"))
-    charts = len(at.get("plotly_chart"))
-    assert charts == 4  # counts, loss, accuracy, confusion
+    keys = chart_keys(at)
+    for key in ("counts", "loss_chart", "acc_chart", "confusion", "reliability_chart"):
+        assert any(key in k for k in keys), (key, keys)
+    assert any("abstention_chart" in k for k in keys)
+    assert any(
+        "Temperature" in c.value and "expected calibration error" in c.value for c in at.caption
+    )
     cell = by_label(at.selectbox, "Images where")
     cell.select_index(0).run()
     assert not at.exception
     at.file_uploader(key="try_photo").set_value(("cat.jpg", cat_bytes, "image/jpeg")).run()
-    assert len(at.get("plotly_chart")) == charts + 1  # the try-it top-k
+    assert any("try_chart" in k for k in chart_keys(at))
+    # The threshold decides between an answer and "not sure".
+    at.slider(key="threshold").set_value(99).run()
+    assert any(w.value.startswith("**Not sure**") for w in at.warning)
+    at.slider(key="threshold").set_value(0).run()
+    assert not any(w.value.startswith("**Not sure**") for w in at.warning)
+    assert any("calibrated" in s.value for s in at.success)
+    assert at.get("download_button")
+
+
+def chart_keys(at: AppTest) -> list[str]:
+    return [chart.proto.id for chart in at.get("plotly_chart")]
+
+
+def test_leaderboard_mode_ranks_a_grid_and_opens_a_row():
+    at = finetune_page()
+    at.file_uploader(key="dataset_zip").set_value(
+        ("colours.zip", colour_class_zip(), "application/zip")
+    ).run()
+    at.segmented_control(key="mode").set_value("Leaderboard").run()
+    assert not at.exception
+    assert not [t for t in at.toggle if t.label.startswith("Augmentation")]
+    backbones, heads = by_label(at.multiselect, "Backbones"), by_label(at.multiselect, "Heads")
+    assert backbones.value == ["vgg16", "vgg19", "resnet50", "inceptionv3", "xception"]
+    assert len(heads.value) == 3
+    backbones.set_value(["vgg16", "resnet50"])
+    heads.set_value(["gap"])
+    by_label(at.select_slider, "Image size").set_value(96)
+    by_label(at.slider, "Epochs").set_value(2)
+    by_label(at.select_slider, "Batch size").set_value(8)
+    at.run()
+    assert any("2 combinations" in c.value for c in at.caption)
+    by_label(at.button, "Run the leaderboard").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run = at.session_state["run"]
+    assert run.job.join(timeout=300)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(m.value.startswith("**Finished**: 2 combinations") for m in at.markdown)
+    board = next(d for d in at.dataframe if "combination" in d.value.columns)
+    assert sorted(board.value["combination"]) == ["ResNet50 + gap", "VGG16 + gap"]
+    accuracies = list(board.value["test accuracy"])
+    assert accuracies == sorted(accuracies, reverse=True)
+    assert any("leaderboard_chart" in k for k in chart_keys(at))
+    assert not at.metric  # nothing opened yet
+    by_label(at.selectbox, "Open a combination's full results").set_value("vgg16 + gap").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(h.value.startswith("Results · VGG16 + gap") for h in at.subheader)
+    assert {"Test accuracy", "95% interval"} <= {m.label for m in at.metric}
     assert at.get("download_button")
 
 

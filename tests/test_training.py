@@ -89,8 +89,11 @@ def test_cached_feature_path_trains_evaluates_and_caches(colour_dataset):
     assert "extracting features" in phases and "loading images" in phases
     assert result.model.input_shape == (None, 48, 48, 3)
     ev = result.evaluation
-    assert ev.confusion.sum() == len(ev.labels) == 6  # 2 of 8 per class held out
-    assert ev.accuracy == pytest.approx(np.trace(ev.confusion) / 6)
+    assert ev.confusion.sum() == len(ev.labels) == 3  # 1 of 8 per class tested
+    assert ev.split_sizes == (15, 6, 3)
+    assert ev.accuracy == pytest.approx(np.trace(ev.confusion) / 3)
+    assert ev.interval[0] <= ev.accuracy <= ev.interval[1]
+    assert 0.05 <= ev.temperature <= 20 and np.isfinite(ev.val_loss)
     assert [c.name for c in ev.per_class] == list(colour_dataset.classes)
     assert result.best_epoch == 1 + int(np.argmin([e.val_loss for e in epochs]))
     assert result.feature_images_per_second > 0
@@ -253,7 +256,7 @@ def test_stop_ends_within_one_batch_and_keeps_the_best_weights(colour_dataset):
     assert len(result.history) == 2  # epoch 3 never finished
     assert len(batches_after_stop) <= 1  # at most the batch already under way
     assert result.best_epoch in (1, 2)
-    assert result.evaluation.loss == pytest.approx(
+    assert result.evaluation.val_loss == pytest.approx(
         min(h.val_loss for h in result.history), rel=0.05
     )
 
@@ -279,7 +282,7 @@ def test_export_reloads_in_safe_mode_with_the_same_predictions(colour_dataset, t
         backbone="vgg16", head="dense_dropout", epochs=1, batch_size=8, image_size=40
     )
     result = train(colour_dataset, config, RANDOM)
-    paths = write_export(result, tmp_path / "out")
+    paths = write_export(result, tmp_path / "out", threshold=0.7)
     assert [p.name for p in paths] == [
         "model.keras",
         "labels.json",
@@ -295,6 +298,11 @@ def test_export_reloads_in_safe_mode_with_the_same_predictions(colour_dataset, t
     card = (tmp_path / "out" / "MODEL_CARD.md").read_text()
     assert "VGG16 + dense_dropout" in card and "random weights" in card
     assert "class_a, class_b, class_c" in card
+    # Temperature and threshold travel with the model, and the card says how to use them.
+    labels = __import__("json").loads((tmp_path / "out" / "labels.json").read_text())
+    assert labels["temperature"] == result.evaluation.temperature and labels["threshold"] == 0.7
+    assert 'Not sure" below 70%' in card and f"{result.evaluation.temperature:.3g}" in card
+    assert "3 tested once" in card
     with zipfile.ZipFile(__import__("io").BytesIO(export_zip(result))) as zf:
         assert sorted(zf.namelist()) == [
             "MODEL_CARD.md",

@@ -565,7 +565,10 @@ def precheck_panel(dataset: Dataset, random_weights: bool) -> None:
                     + "; ".join(f"{MODELS[n].display_name}: {s.error}" for n, s in failed.items())
                 )
                 return
-            st.session_state.precheck_result = (dataset.digest, imagenet_precheck(dataset, classifiers))
+            st.session_state.precheck_result = (
+                dataset.digest,
+                imagenet_precheck(dataset, classifiers),
+            )
         stored = st.session_state.get("precheck_result")
         if not stored or stored[0] != dataset.digest:
             return

@@ -145,6 +145,9 @@ def assemble(
     spec, size = config.spec, config.size
     if backbone is None:
         backbone = build_backbone(spec, weights, size)
+    # The head starts from the seed whether the backbone was built here or shared, so a
+    # leaderboard's combination trains as its single run does.
+    keras.utils.set_random_seed(config.seed)
     head = head_layers(config.head, n_classes, config.seed)
     pixels_in = keras.Input((size, size, 3), name="pixels")  # raw RGB, 0-255
     x = backbone(preprocessing_layer(spec)(pixels_in), training=False)  # BatchNorm: inference

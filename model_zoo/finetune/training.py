@@ -10,6 +10,7 @@ takes raw RGB pixels (0-255) and reloads anywhere with no custom objects.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import statistics
 import threading
 import time
@@ -276,6 +277,10 @@ def train_grid(
 
     rows: list[Row] = []
     pixels, pixels_size, index = np.zeros(0), 0, 0
+    # Every head is a new model, so Keras traces its functions anew: expected, not a warning.
+    tf_log = logging.getLogger("tensorflow")
+    level = tf_log.level
+    tf_log.setLevel(logging.ERROR)
     try:
         for name in order:
             config, cache = configs[name], caches[name]
@@ -286,6 +291,9 @@ def train_grid(
                 pixels_size = config.size
             with strategy().scope():
                 report(Progress("building the backbone", 0, 1))
+                # As in train(): random weights are drawn from the seed, and the cached
+                # features are keyed by it.
+                runtime.keras().utils.set_random_seed(config.seed)
                 backbone = build_backbone(config.spec, weights, config.size)
             features = stored.pop(name)
             if features is None:
@@ -335,6 +343,8 @@ def train_grid(
                 break
     except TrainingStopped:
         pass
+    finally:
+        tf_log.setLevel(level)
     if not rows:
         raise TrainingStopped("stopped before the first combination finished an epoch")
     return ranked(rows)
@@ -358,7 +368,6 @@ def _grid_cell(
     """One head of a leaderboard on its backbone's features; (None, None) if stopped
     before its first epoch."""
     features, test_features, labels, split, classes, pixels = data
-    runtime.keras().utils.set_random_seed(config.seed)
     started = time.perf_counter()
     stages = Stages(config, labels, split.train, split.val, stop, report, on_epoch)
     with strategy().scope():
