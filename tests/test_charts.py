@@ -1,3 +1,6 @@
+import numpy as np
+import pytest
+
 from model_zoo.labels import ClassScore
 from ui.charts import topk_figure
 
@@ -57,3 +60,51 @@ def test_names_and_counts_read_well():
     )
     assert "(3 of 5)" in agreement_message("tabby", 3, 5)[1]
     assert agreement_message("tabby", 1, 1) is None
+
+
+def test_leaderboard_chart_plots_accuracy_with_its_interval_against_speed():
+    from model_zoo.finetune.leaderboard import Row
+    from ui.charts import leaderboard_figure
+
+    rows = [
+        Row("resnet50", "gap", 0.8, (0.6, 0.9), 0.5, 1.0, 2.0, 94.0, 60.0, 20),
+        Row("resnet50", "dense_dropout", 0.7, (0.5, 0.85), 0.6, 1.0, 2.0, 103.0, 61.0, 20),
+        Row("vgg16", "gap", 0.5, (0.3, 0.7), 0.9, 1.0, 3.0, 59.0, 150.0, 20),
+    ]
+    resnet, vgg = leaderboard_figure(rows).data
+    assert (resnet.name, vgg.name) == ("ResNet50", "VGG16")
+    assert list(resnet.x) == [60.0, 61.0] and list(resnet.y) == [80.0, 70.0]
+    assert list(resnet.error_y.array) == pytest.approx([10.0, 15.0])  # up to the high end
+    assert list(resnet.error_y.arrayminus) == pytest.approx([20.0, 20.0])
+    assert list(resnet.customdata) == ["resnet50 + gap", "resnet50 + dense_dropout"]
+    assert resnet.marker.symbol[0] != resnet.marker.symbol[1]  # one shape per head
+
+
+def test_reliability_and_abstention_charts_show_what_was_measured():
+    from model_zoo.finetune.calibration import abstention_curve, reliability
+    from ui.charts import abstention_figure, reliability_figure
+
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.3, 0.7]])
+    labels = np.array([0, 1, 1, 1])
+    before = reliability(probs, labels)
+    fig = reliability_figure(before, before)
+    assert "ECE" in fig.data[1].name and f"{before.ece:.3f}" in fig.data[1].name
+    assert list(fig.data[1].customdata) == list(before.counts)
+    curve = abstention_curve(probs, labels)
+    fig = abstention_figure(curve, 0.75)
+    coverage, accuracy = fig.data
+    assert coverage.y[0] == 100 and coverage.y[75] == 50  # half the images reach 75%
+    assert accuracy.y[75] == 50  # of those two, one is right
+    assert fig.layout.shapes[0].x0 == 75
+
+
+def test_resource_chart_adds_gpu_lines_only_with_a_gpu():
+    from model_zoo.finetune.resources import Sample
+    from ui.charts import resources_figure
+
+    cpu_only = [Sample(0.0, 50.0, 1.0), Sample(1.0, 90.0, 1.5)]
+    assert [t.name for t in resources_figure(cpu_only).data] == ["CPU %", "memory (GB)"]
+    gpu = [Sample(0.0, 50.0, 1.0, 30.0, 2.0), Sample(1.0, 60.0, 1.2, 95.0, 4.0)]
+    names = [t.name for t in resources_figure(gpu).data]
+    assert names == ["CPU %", "memory (GB)", "GPU %", "GPU memory (GB)"]
+    assert list(resources_figure(gpu).data[2].y) == [30.0, 95.0]

@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,18 @@ def test_finetune_prints_json_lines_and_writes_a_reloadable_model(tmp_path):
     low, high = metrics["test_interval"]
     assert low <= metrics["test_accuracy"] <= high
     assert labels["threshold"] == 0.5 and labels["temperature"] == metrics["temperature"]
+    # The model card's "Load it" snippet runs as written and answers a class or "not sure".
+    from PIL import Image
+
+    snippet = (out / "MODEL_CARD.md").read_text().split("```python\n")[1].split("```")[0]
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(out / "photo.jpg")
+    ran = subprocess.run(
+        [sys.executable, "-c", snippet], cwd=out, capture_output=True, text=True, timeout=300
+    )
+    assert ran.returncode == 0, ran.stderr
+    answer, probability = ran.stdout.strip().splitlines()[-1].rsplit(" ", 1)
+    assert answer in ("class_a", "class_b", "class_c", "not sure")
+    assert 0 < float(probability) <= 1
     assert list((tmp_path / "tmp").iterdir()) == []  # the job folder is gone
 
 

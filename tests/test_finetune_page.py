@@ -233,3 +233,28 @@ def test_the_job_folder_goes_on_every_failure_path(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError):
         ui_finetune.prepare("x.zip", b"PK")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_imagenet_precheck_lists_each_classes_top_labels():
+    import re
+
+    at = finetune_page()
+    at.file_uploader(key="dataset_zip").set_value(
+        ("colours.zip", colour_class_zip(), "application/zip")
+    ).run()
+    assert any(
+        "Random weights: these ImageNet labels are meaningless" in c.value for c in at.caption
+    )
+    at.button(key="precheck").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d for d in at.dataframe if "ImageNet #1" in d.value.columns)
+    assert list(table.value["class"]) == ["class_a", "class_b", "class_c"]
+    first = [re.fullmatch(r"(.+) \((\d+)%\)", cell) for cell in table.value["ImageNet #1"]]
+    assert all(first)
+    shares = [int(m.group(2)) for m in first]
+    assert all(5 <= s <= 100 for s in shares)  # 5 models x 4 images: at least 1 of 20 votes
+    # A warning for each pair of classes whose most-voted label is the same, and only then.
+    labels = [m.group(1) for m in first]
+    pairs = sum(labels[i] == labels[j] for i in range(3) for j in range(i + 1, 3))
+    collisions = [w for w in at.warning if "expect them to be confused" in w.value]
+    assert len(collisions) == pairs
