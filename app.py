@@ -18,7 +18,8 @@ st.markdown(
     "1. **Compare** — give a photo (upload, camera or one of the examples) and see every "
     "model's top-5 side by side, how fast each is, and where they agree.\n"
     "2. **Fine-tune** — teach one of these networks your own classes from a zip of "
-    "folders, watch it learn, judge it honestly and download a model that reloads anywhere."
+    "folders, watch it learn, judge it honestly and download a model that reloads anywhere; "
+    "or run a **leaderboard** of every backbone and head on your data, side by side."
 )
 st.page_link("pages/compare.py", label="Open Compare", icon="🔍")
 st.page_link("pages/finetune.py", label="Open Fine-tune", icon="🎓")

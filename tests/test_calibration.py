@@ -70,3 +70,14 @@ def test_abstention_trades_coverage_for_accuracy():
     assert curve.at(0.6) == pytest.approx((0.5, 1.0))
     coverage, accuracy = curve.at(0.99)
     assert coverage == 0.0 and np.isnan(accuracy)
+
+
+def test_calibrating_a_single_vector_keeps_its_shape_and_top_class():
+    from model_zoo.finetune.evaluation import calibrate
+
+    probs = np.array([0.7, 0.2, 0.1])
+    hotter = calibrate(probs, 2.0)
+    assert hotter.shape == (3,) and hotter.sum() == pytest.approx(1.0)
+    assert hotter.argmax() == 0 and hotter[0] < 0.7  # T > 1 softens
+    np.testing.assert_allclose(calibrate(probs[None], 2.0)[0], hotter)
+    np.testing.assert_allclose(calibrate(probs, 1.0), probs)

@@ -100,7 +100,7 @@ def test_leaderboard_mode_ranks_a_grid_and_opens_a_row():
     assert not at.exception
     assert not [t for t in at.toggle if t.label.startswith("Augmentation")]
     backbones, heads = by_label(at.multiselect, "Backbones"), by_label(at.multiselect, "Heads")
-    assert backbones.value == ["vgg16", "vgg19", "resnet50", "inceptionv3", "xception"]
+    assert backbones.value == ["vgg16", "vgg19", "resnet50", "inception_v3", "xception"]
     assert len(heads.value) == 3
     backbones.set_value(["vgg16", "resnet50"])
     heads.set_value(["gap"])

@@ -132,8 +132,11 @@ RELIABILITY_BINS = 10
 
 
 def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """Temperature scaling of softmax outputs: ``softmax(log(p) / T)``."""
-    return softmax(np.log(np.clip(probabilities, 1e-12, 1.0)), temperature)
+    """Temperature scaling of softmax outputs, ``softmax(log(p) / T)``, for one vector or a
+    batch of rows."""
+    probs = np.asarray(probabilities)
+    scaled = softmax(np.log(np.clip(np.atleast_2d(probs), 1e-12, 1.0)), temperature)
+    return scaled.reshape(probs.shape)
 
 
 def temperature_for(probabilities: np.ndarray, labels: np.ndarray) -> float:
