@@ -33,6 +33,7 @@ from model_zoo.engine import (
 from model_zoo.explain import DEFAULT_OPACITY
 from model_zoo.finetune.events import EpochLog
 from model_zoo.finetune.export import DEFAULT_THRESHOLD
+from model_zoo.finetune.formats import parse_formats
 from model_zoo.finetune.jobs import new_job_folder
 from model_zoo.finetune.settings import HEADS, TrainConfig
 from model_zoo.images import DISPLAY_SIDE, RESIZE_MODES, ImageError, load_image
@@ -167,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument(
         "--json-progress", action="store_true", help="print one JSON object per epoch on stdout"
+    )
+    tune.add_argument(
+        "--export",
+        default="keras",
+        help="all, or a comma-separated list of keras, savedmodel, litert, onnx "
+        "(each verified against the Keras model)",
     )
 
     board = sub.add_parser(
@@ -379,6 +386,10 @@ def _finetune(args: argparse.Namespace) -> int:
         source = weights_source(args.weights)
     except ValueError as err:
         raise UsageError(str(err)) from None
+    try:
+        formats = parse_formats(args.export)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     out = _out_folder(args.out)
     data = _read_zip(args.data)
 
@@ -412,7 +423,9 @@ def _finetune(args: argparse.Namespace) -> int:
         print("stopped before the first epoch finished; nothing saved", file=sys.stderr)
         return 130
     with contextlib.redirect_stdout(io.StringIO()):
-        write_export(result, out, args.threshold)
+        write_export(result, out, args.threshold, formats)
+    for report in json.loads((out / "metrics.json").read_text())["formats"]:
+        print(_format_line(report), file=sys.stderr)
     ev = result.evaluation
     low, high = ev.interval
     print(
@@ -424,6 +437,16 @@ def _finetune(args: argparse.Namespace) -> int:
     for name, why in dataset.skipped:
         print(f"skipped {name}: {why}", file=sys.stderr)
     return 0
+
+
+def _format_line(report: dict) -> str:
+    if report["error"]:
+        return f"{report['format']}: skipped, {report['error']}"
+    return (
+        f"{report['format']}: {report['file']} {report['size_mb']:.1f} MB, top-1 agreement "
+        f"{report['agreement']:.1%} on {report['images']} validation images, max difference "
+        f"{report['max_difference']:.1e}, {report['ms_per_image']:.1f} ms/image"
+    )
 
 
 def _leaderboard(args: argparse.Namespace) -> int:

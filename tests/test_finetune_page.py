@@ -85,6 +85,15 @@ def test_from_upload_to_results(cat_bytes):
     assert not any(w.value.startswith("**Not sure**") for w in at.warning)
     assert any("calibrated" in s.value for s in at.success)
     assert at.get("download_button")
+    # Another format: converted and checked before the download is offered.
+    at.checkbox(key="format_savedmodel").check().run()
+    assert not at.get("download_button")
+    at.button(key="convert_formats").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    checked = [m.value for m in at.markdown if m.value.startswith("✅ **savedmodel**")]
+    assert len(checked) == 1 and "top-1 agreement 100.0%" in checked[0], checked
+    assert any(e.label == "Use it: savedmodel" for e in at.expander)
+    assert at.get("download_button")
 
 
 def chart_keys(at: AppTest) -> list[str]:

@@ -3,6 +3,9 @@ the results. The page calls them in order; each reads its widgets and renders.""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,8 +16,9 @@ from model_zoo.devices import device_info
 from model_zoo.explain import explain_finetuned, overlay
 from model_zoo.finetune.calibration import wilson_interval
 from model_zoo.finetune.evaluation import TrainResult, calibrate
-from model_zoo.finetune.export import DEFAULT_THRESHOLD, export_zip
+from model_zoo.finetune.export import DEFAULT_THRESHOLD, USE_IT, export_zip
 from model_zoo.finetune.features import train_val_test_split
+from model_zoo.finetune.formats import FORMATS
 from model_zoo.finetune.jobs import TrainingJob
 from model_zoo.finetune.leaderboard import Row
 from model_zoo.finetune.precheck import DEFAULT_PER_CLASS, imagenet_precheck
@@ -534,11 +538,63 @@ def show_results(result: TrainResult) -> None:
                 key="try_chart",
             )
 
+    download_panel(result, threshold)
+
+
+def download_panel(result: TrainResult, threshold: float) -> None:
+    """Formats to include (each converted and checked against the Keras model first), the
+    per-format checks, "use it" snippets, and the download."""
     cfg = result.config
+    st.markdown("**Download**")
+    columns = st.columns(len(FORMATS))
+    chosen = ["keras"]
+    for column, (name, label) in zip(columns, FORMATS.items(), strict=True):
+        if name == "keras":
+            column.checkbox(label, value=True, disabled=True, key="format_keras")
+        elif column.checkbox(label, key=f"format_{name}"):
+            chosen.append(name)
+    file_name = f"model_zoo_{cfg.backbone}_{cfg.head}.zip"
+    if chosen == ["keras"]:
+        st.download_button(
+            "Download the model (.zip: model.keras, labels.json, model card, metrics)",
+            data=lambda: export_zip(result, threshold),
+            file_name=file_name,
+            mime="application/zip",
+            icon="📦",
+            type="primary",
+            on_click="ignore",
+        )
+        return
+    key = (result.created, cfg.backbone, cfg.head, tuple(chosen), threshold)
+    if st.button("Convert and check the formats", icon="🔁", key="convert_formats"):
+        with st.spinner("Converting each format and checking it against the Keras model…"):
+            st.session_state.export_bundle = (key, export_zip(result, threshold, chosen))
+    stored = st.session_state.get("export_bundle")
+    if not stored or stored[0] != key:
+        st.caption(
+            "Each format is converted in a process of its own and checked on the validation "
+            "images before it is offered (up to a minute each)."
+        )
+        return
+    data = stored[1]
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        reports = json.loads(zf.read("metrics.json"))["formats"]
+    for report in reports:
+        if report["error"]:
+            st.warning(f"**{report['format']}** not included: {report['error']}")
+            continue
+        st.markdown(
+            f"✅ **{report['format']}** `{report['file']}` · {report['size_mb']:.1f} MB · "
+            f"top-1 agreement {report['agreement']:.1%} on {report['images']} validation "
+            f"images · max difference {report['max_difference']:.1e} · "
+            f"{report['ms_per_image']:.1f} ms/image"
+        )
+        with st.expander(f"Use it: {report['format']}"):
+            st.markdown(USE_IT[report["format"]].format(size=cfg.size, n=len(result.classes)))
     st.download_button(
-        "Download the model (.zip: model.keras, labels.json, model card, metrics)",
-        data=lambda: export_zip(result, threshold),
-        file_name=f"model_zoo_{cfg.backbone}_{cfg.head}.zip",
+        "Download the model and its formats (.zip)",
+        data=data,
+        file_name=file_name,
         mime="application/zip",
         icon="📦",
         type="primary",

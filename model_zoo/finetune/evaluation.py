@@ -119,6 +119,9 @@ class TrainResult:
     feature_images_per_second: float = 0.0
     feature_engine: str = ""
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%d %H:%M:%S"))
+    # Validation images at the input size (uint8, up to CHECK_IMAGES): exported formats are
+    # compared with the Keras model on them.
+    check_pixels: np.ndarray | None = None
 
     def predict(self, images: Sequence[np.ndarray], calibrated: bool = False) -> np.ndarray:
         """Probabilities for RGB uint8 images of any size (squashed to the input size);
@@ -129,6 +132,7 @@ class TrainResult:
 
 
 RELIABILITY_BINS = 10
+CHECK_IMAGES = 32
 
 
 def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:

@@ -6,6 +6,8 @@ import io
 import json
 import tempfile
 import zipfile
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,9 @@ import numpy as np
 
 from model_zoo import runtime
 from model_zoo.finetune.evaluation import TrainResult
+from model_zoo.finetune.formats import FormatReport, export_formats
 from model_zoo.finetune.settings import HEADS
+from model_zoo.images import resize
 
 MODEL_FILE = "model.keras"
 LABELS_FILE = "labels.json"
@@ -55,7 +59,11 @@ def metrics(result: TrainResult, threshold: float = DEFAULT_THRESHOLD) -> dict[s
     }
 
 
-def model_card(result: TrainResult, threshold: float = DEFAULT_THRESHOLD) -> str:
+def model_card(
+    result: TrainResult,
+    threshold: float = DEFAULT_THRESHOLD,
+    reports: Sequence[FormatReport] = (),
+) -> str:
     """A short Markdown card: what was trained, on what, how well, and how to load it."""
     cfg, ev = result.config, result.evaluation
     low, high = ev.interval
@@ -121,7 +129,7 @@ Both are in `{LABELS_FILE}` (`temperature`, `threshold`).
 | --- | --- |
 {settings}
 
-## Load it
+{formats_section(reports, cfg.size, len(result.classes))}## Load it
 
 ```python
 import json
@@ -142,15 +150,26 @@ print(labels["classes"][best] if probs[best] >= labels["threshold"] else "not su
 
 
 def write_export(
-    result: TrainResult, folder: Path, threshold: float = DEFAULT_THRESHOLD
+    result: TrainResult,
+    folder: Path,
+    threshold: float = DEFAULT_THRESHOLD,
+    formats: Sequence[str] = ("keras",),
 ) -> list[Path]:
-    """Writes the model, labels, card and metrics into ``folder``; returns the paths.
+    """Writes the model, labels, card and metrics into ``folder``, plus each of ``formats``
+    beyond ``keras`` that converts and verifies; returns the paths (a SavedModel is one
+    folder).
 
     ``threshold``: below this calibrated confidence the model's answer is "not sure".
     """
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / MODEL_FILE, folder / LABELS_FILE, folder / CARD_FILE, folder / METRICS_FILE]
     result.model.save(paths[0])
+    reports: list[FormatReport] = []
+    if any(f != "keras" for f in formats):
+        check = result.check_pixels
+        if check is None or not len(check):  # an older result: the test thumbnails serve
+            check = np.stack([resize(t, result.config.size) for t in result.evaluation.thumbnails])
+        reports = export_formats(paths[0], folder, formats, check)
     labels = {
         "classes": list(result.classes),
         "input_size": result.config.size,
@@ -159,21 +178,29 @@ def write_export(
         "head": result.config.head,
         "temperature": result.evaluation.temperature,
         "threshold": threshold,
+        "files": [MODEL_FILE, *(r.file for r in reports if r.ok)],
     }
     paths[1].write_text(json.dumps(labels, ensure_ascii=False, indent=2), encoding="utf-8")
-    paths[2].write_text(model_card(result, threshold), encoding="utf-8")
-    paths[3].write_text(json.dumps(metrics(result, threshold), indent=2), encoding="utf-8")
-    return paths
+    paths[2].write_text(model_card(result, threshold, reports), encoding="utf-8")
+    data = {**metrics(result, threshold), "formats": [asdict(r) for r in reports]}
+    paths[3].write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return paths + [folder / r.file for r in reports if r.ok]
 
 
-def export_zip(result: TrainResult, threshold: float = DEFAULT_THRESHOLD) -> bytes:
+def export_zip(
+    result: TrainResult, threshold: float = DEFAULT_THRESHOLD, formats: Sequence[str] = ("keras",)
+) -> bytes:
     """The download: a zip of ``write_export``'s files (built in a temporary folder)."""
     buf = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="model_zoo_export_") as tmp:
-        paths = write_export(result, Path(tmp), threshold)
+        paths = write_export(result, Path(tmp), threshold, formats)
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for path in paths:
-                zf.write(path, path.name)
+                files = (
+                    sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+                )
+                for file in files:
+                    zf.write(file, file.relative_to(tmp).as_posix())
     return buf.getvalue()
 
 
@@ -182,3 +209,96 @@ def load_exported(path: Path) -> Any:
     keras = runtime.keras()
 
     return keras.saving.load_model(path, safe_mode=True)
+
+
+def formats_section(reports: Sequence[FormatReport], size: int, n_classes: int) -> str:
+    """The card's table of exported formats, each checked against the Keras model, and
+    how to use each (empty when only ``model.keras`` was exported)."""
+    if not reports:
+        return ""
+    rows = []
+    for r in reports:
+        if r.ok:
+            rows.append(
+                f"| {r.format} | `{r.file}` | {r.size_mb:.1f} | {r.agreement:.1%} | "
+                f"{r.max_difference:.1e} | {r.ms_per_image:.1f} |"
+            )
+        else:
+            rows.append(f"| {r.format} | not exported: {r.error} | | | | |")
+    table = "\n".join(rows)
+    images = max((r.images for r in reports), default=0)
+    snippets = "\n".join(USE_IT[r.format].format(size=size, n=n_classes) for r in reports if r.ok)
+    return f"""## Other formats
+
+Each file was loaded in its own runtime and run on {images} validation images, one at a time,
+and compared with `{MODEL_FILE}`: top-1 agreement, the largest probability difference,
+and the time per image on the machine that exported it. All take RGB pixels 0–255,
+float32, shape `(N, {size}, {size}, 3)`, and give {n_classes} probabilities.
+
+| format | file | MB | top-1 agreement | max difference | ms / image |
+| --- | --- | --- | --- | --- | --- |
+{table}
+
+{snippets}
+"""
+
+
+_READ = """from PIL import Image
+image = Image.open("photo.jpg").convert("RGB").resize(({size}, {size}))
+pixels = np.asarray(image, dtype="float32")[None]  # (1, {size}, {size}, 3), 0-255
+classes = json.load(open("labels.json"))["classes"]"""
+USE_IT = {
+    "savedmodel": """### Use it: SavedModel (TensorFlow, TF Serving)
+
+```python
+import json
+import numpy as np
+import tensorflow as tf
+"""
+    + _READ
+    + """
+model = tf.saved_model.load("saved_model")
+probs = model.serve(pixels).numpy()[0]
+print(classes[int(probs.argmax())], float(probs.max()))
+```
+""",
+    "litert": """### Use it: LiteRT (`pip install ai-edge-litert`)
+
+Input: `float32 [1, {size}, {size}, 3]`, RGB 0–255. Output: `float32 [1, {n}]`, probabilities.
+
+```python
+import json
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+"""
+    + _READ
+    + """
+interpreter = Interpreter(model_path="model.tflite")
+interpreter.allocate_tensors()
+given, wanted = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+interpreter.set_tensor(given["index"], pixels)
+interpreter.invoke()
+probs = interpreter.get_tensor(wanted["index"])[0]
+print(classes[int(probs.argmax())], float(probs.max()))
+```
+""",
+    "litert_int8": """### Use it: LiteRT int8 (dynamic range)
+
+The same as LiteRT with `model_path="model_int8.tflite"`: int8 weights, float32 input and
+output, about a quarter of the size.
+""",
+    "onnx": """### Use it: ONNX (`pip install onnxruntime`)
+
+```python
+import json
+import numpy as np
+import onnxruntime
+"""
+    + _READ
+    + """
+session = onnxruntime.InferenceSession("model.onnx", providers=["CPUExecutionProvider"])
+probs = session.run(None, {{"pixels": pixels}})[0][0]
+print(classes[int(probs.argmax())], float(probs.max()))
+```
+""",
+}

@@ -23,6 +23,7 @@ import numpy as np
 from model_zoo import runtime
 from model_zoo.datasets import Dataset
 from model_zoo.finetune.evaluation import (
+    CHECK_IMAGES,
     TrainResult,
     evaluate,
     model_predictor,
@@ -126,8 +127,9 @@ def train(
     test_probs = predict_batched(predict, pixels[split.test], config.batch_size)
     evaluation = _judge(test_probs, val_probs, labels, split, dataset.classes, pixels)
     report(Progress("evaluating", 1, 1))
+    check = pixels[split.val][:CHECK_IMAGES]
     return _result(
-        parts.model, config, weights, stages, dataset.classes, evaluation, started, cache
+        parts.model, config, weights, stages, dataset.classes, evaluation, started, cache, check
     )
 
 
@@ -158,6 +160,7 @@ def _result(
     evaluation: Any,
     started: float,
     cache: CachedFeatures,
+    check_pixels: np.ndarray,
 ) -> TrainResult:
     return TrainResult(
         model=model,
@@ -166,6 +169,7 @@ def _result(
         weights=weights,
         history=stages.history,
         evaluation=evaluation,
+        check_pixels=check_pixels,
         stopped=stages.stopped,
         # The weights kept: the epoch with the lowest validation loss, over both stages.
         best_epoch=1 + int(np.nanargmin([h.val_loss for h in stages.history])),
@@ -382,7 +386,10 @@ def _grid_cell(
     evaluation = _judge(test_probs, val_probs, labels, split, classes, pixels)
     ms = backbone_ms + _latency_ms(predict, features[:1])
     report(Progress("evaluating", 1, 1))
-    result = _result(parts.model, config, weights, stages, classes, evaluation, started, cache)
+    check = pixels[split.val][:CHECK_IMAGES]
+    result = _result(
+        parts.model, config, weights, stages, classes, evaluation, started, cache, check
+    )
     return Row.of(result, ms, model_megabytes(parts.model)), result
 
 

@@ -96,6 +96,9 @@ def save_result(result: TrainResult, folder: Path) -> None:
         probabilities=ev.probabilities,
         labels=ev.labels,
         thumbnails=np.stack(ev.thumbnails) if ev.thumbnails else np.zeros((0, 1, 1, 3), np.uint8),
+        check=result.check_pixels
+        if result.check_pixels is not None
+        else np.zeros((0, 1, 1, 3), np.uint8),
     )
     meta = {
         "classes": list(result.classes),
@@ -139,6 +142,7 @@ def load_result(folder: Path) -> TrainResult:
             split_sizes=tuple(meta["split_sizes"]),
             val_loss=meta["val_loss"],
         )
+        check = arrays["check"] if "check" in arrays.files else None
     return TrainResult(
         model=keras.saving.load_model(folder / MODEL_FILE, safe_mode=True),
         classes=tuple(meta["classes"]),
@@ -153,6 +157,7 @@ def load_result(folder: Path) -> TrainResult:
         feature_images_per_second=meta["feature_images_per_second"],
         feature_engine=meta.get("feature_engine", ""),
         created=meta["created"],
+        check_pixels=check if check is not None and len(check) else None,
     )
 
 
