@@ -15,7 +15,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -130,6 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"OpenVINO precision (default: ${PRECISION_VAR} or auto: bf16 where native)",
     )
 
+    classify.add_argument(
+        "--csv",
+        metavar="OUT.csv",
+        default=None,
+        help="write one row per photo (a model's top-1 per column, and the ensemble); "
+        "IMAGE may then also be a folder or a zip",
+    )
+    predict = sub.add_parser(
+        "predict", help="a fine-tuned export's answers for photos, folders or a zip, as CSV"
+    )
+    predict.add_argument("model", metavar="MODEL_DIR_OR_ZIP")
+    predict.add_argument("inputs", nargs="+", metavar="IMAGE|DIR|ZIP")
+    predict.add_argument("--csv", metavar="OUT.csv", default=None, help="default: stdout")
+
     explain = sub.add_parser("explain", help="Grad-CAM heatmap over the photo, as a PNG")
     explain.add_argument("image", metavar="IMAGE")
     explain.add_argument("--model", required=True, help=", ".join(MODELS))
@@ -213,6 +227,58 @@ def _read_images(paths: Sequence[str]) -> list:
     return images
 
 
+def _photos(inputs: Sequence[str]) -> Iterator:
+    from model_zoo.predict import gather_photos
+
+    paths = [Path(p) for p in inputs]
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or folder")
+    return gather_photos(paths)
+
+
+def _progress_bar() -> Callable[[int, int], None] | None:
+    """A one-line progress count on a terminal's stderr (nothing when piped)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        print(f"\r{done} photos done", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _write_csv(text: str, target: str | None, count: int) -> None:
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if target is None:
+        print(text, end="")
+        return
+    try:
+        Path(target).write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"{target}: cannot write the file ({err.strerror or err})") from None
+    print(f"{count} rows written to {target}", file=sys.stderr)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from model_zoo.predict import ExportError, load_export, predict_photos, rows_csv
+
+    source = Path(args.model)
+    if not source.exists():
+        raise UsageError(f"{source}: no such file or folder")
+    photos = _photos(args.inputs)
+    with new_job_folder() as job:
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                exported = load_export(source, Path(job))
+                rows = predict_photos(exported, photos, on_progress=_progress_bar())
+        except (ExportError, DatasetError) as err:
+            raise UsageError(str(err)) from None
+    _write_csv(rows_csv(rows), args.csv, len(rows))
+    return 0
+
+
 def _classify(args: argparse.Namespace) -> int:
     try:
         names = parse_model_list(args.models)
@@ -220,7 +286,7 @@ def _classify(args: argparse.Namespace) -> int:
         settings = engine_settings(args.engine, args.precision)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    images = _read_images(args.images)
+    images = [] if args.csv else _read_images(args.images)
 
     from model_zoo.inference import compare, load_classifiers
 
@@ -247,6 +313,18 @@ def _classify(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     except RuntimeError as err:  # MODEL_ZOO_ENGINE=openvino where OpenVINO cannot run
         raise UsageError(str(err)) from None
+    if args.csv:
+        from model_zoo.predict import classify_photos, dict_rows_csv
+
+        photos = _photos(args.images)
+        if source.is_random:
+            print("WARNING: random weights — these predictions are meaningless.", file=sys.stderr)
+        try:
+            rows = classify_photos(classifiers, photos, on_progress=_progress_bar())
+        except DatasetError as err:
+            raise UsageError(str(err)) from None
+        _write_csv(dict_rows_csv(rows), args.csv, len(rows))
+        return 0
     results = compare(classifiers, images, args.top, args.resize)
     if args.json:
         doc = {
@@ -546,6 +624,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _finetune(args)
             if args.command == "leaderboard":
                 return _leaderboard(args)
+            if args.command == "predict":
+                return _predict(args)
             if args.command == "explain":
                 return _explain(args)
             raise UsageError(f"unknown command {args.command!r}")

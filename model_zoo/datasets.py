@@ -15,6 +15,7 @@ import stat
 import struct
 import unicodedata
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -260,7 +261,7 @@ def _first_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}"[:200] if text else type(err).__name__
 
 
-def _extract(source: bytes | Path, workdir: Path, limits: DatasetLimits) -> Dataset:
+def _open_archive(source: bytes | Path, limits: DatasetLimits) -> zipfile.ZipFile:
     data = source.read_bytes() if isinstance(source, Path) else source
     if not data:
         raise DatasetError("the file is empty")
@@ -269,7 +270,7 @@ def _extract(source: bytes | Path, workdir: Path, limits: DatasetLimits) -> Data
             f"the zip is {size_text(len(data))}; the limit is {size_text(limits.max_zip_bytes)}"
         )
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        return zipfile.ZipFile(io.BytesIO(data))
     except NotImplementedError as err:  # e.g. "zip file version 9.9"
         raise DatasetError(
             f"the zip needs a newer unzip than this server has ({err}); re-create it with "
@@ -277,6 +278,61 @@ def _extract(source: bytes | Path, workdir: Path, limits: DatasetLimits) -> Data
         ) from None
     except Exception:
         raise DatasetError("not a zip file, or a truncated or damaged one") from None
+
+
+def zip_photos(
+    source: bytes | Path, limits: DatasetLimits | None = None
+) -> Iterator[tuple[str, np.ndarray | None, str]]:
+    """The photos of a zip (any folders), one at a time, under the same rules as datasets:
+    ``(name, image, "")`` for a usable photo (RGB uint8, at most ``STORED_SIDE``), or
+    ``(name, None, why)``. Nothing is written to disk.
+
+    Raises:
+        DatasetError: the archive is refused (the message says why), also midway.
+    """
+    limits = limits or DatasetLimits()
+    try:
+        archive = _open_archive(source, limits)
+        with archive:
+            files = [
+                i
+                for i in _inspect(archive, limits)
+                if not _ignored(PurePosixPath(i.filename).parts)
+            ]
+            budget = limits.max_total_bytes
+            pixels_left = limits.max_total_megapixels * 1_000_000
+            usable = 0
+            for info in sorted(files, key=lambda i: i.filename):
+                if PurePosixPath(info.filename).suffix.lower() not in IMAGE_EXTENSIONS:
+                    yield info.filename, None, "not an image file type"
+                    continue
+                raw = _read_member(archive, info, limits, budget)
+                budget -= len(raw)
+                pixels_left -= decoded_pixels(raw, STORED_SIDE)
+                if pixels_left < 0:
+                    raise DatasetError(
+                        f"the photos add up to more than {limits.max_total_megapixels:,} "
+                        "megapixels to decode; that is the limit (smaller photos, or fewer)"
+                    )
+                try:
+                    image = load_image(raw, max_bytes=limits.max_member_bytes, max_side=STORED_SIDE)
+                except ImageError as err:
+                    yield info.filename, None, str(err)
+                    continue
+                usable += 1
+                if usable > limits.max_images:
+                    raise DatasetError(f"more than {limits.max_images} images; that is the limit")
+                yield info.filename, image, ""
+    except DatasetError:
+        raise
+    except MemoryError:
+        raise DatasetError("the zip needs more memory than the server can give it") from None
+    except Exception as err:  # hostile archives reach corners of zipfile, zlib, lzma, bz2
+        raise DatasetError(f"the zip could not be read ({_first_line(err)})") from None
+
+
+def _extract(source: bytes | Path, workdir: Path, limits: DatasetLimits) -> Dataset:
+    archive = _open_archive(source, limits)
     with archive:
         files = _inspect(archive, limits)
         classes, skipped = _class_layout(files)

@@ -11,6 +11,7 @@ from model_zoo.labels import pretty_label
 from model_zoo.loading import ModelState
 from model_zoo.registry import MODELS
 from model_zoo.weights import where_to_put
+from ui.batch import imagenet_batch_panel
 from ui.common import page_setup, plural, short_name, show_readiness, state_text
 from ui.compare_panels import ExplainSettings, show_comparison
 from ui.models import compare_images, get_classifiers, retry_failed_loads
@@ -57,7 +58,10 @@ with st.sidebar:
 
 # --- Photo input -----------------------------------------------------------------------
 where = st.radio(
-    "Photo", ["Example photos", "Upload", "Camera"], horizontal=True, key="photo_source"
+    "Photo",
+    ["Example photos", "Upload", "Camera", "A zip of many photos"],
+    horizontal=True,
+    key="photo_source",
 )
 inputs: list[tuple[str, Callable[[], bytes]]] = []  # name, how to read it
 if where == "Example photos":
@@ -77,7 +81,7 @@ elif where == "Upload":
     # Any file: the decoder decides by the bytes and says why it refuses one.
     files = st.file_uploader("Photos (several at once are fine)", accept_multiple_files=True)
     inputs = [(f.name, f.getvalue) for f in files or []]
-else:
+elif where == "Camera":
     shot = st.camera_input("Take a photo")
     if shot is not None:
         inputs = [("camera photo", shot.getvalue)]
@@ -98,7 +102,7 @@ for position, (name, read) in enumerate(inputs):
         st.warning(f"**{name}** skipped: {err}.")
 del inputs  # uploads are not kept past decoding
 
-if not photos:
+if not photos and where != "A zip of many photos":
     st.info("Pick an example photo, upload your own, or take one with the camera.")
     st.stop()
 if not names:
@@ -138,6 +142,10 @@ if failed and st.button("Retry loading the missing models"):
     retry_failed_loads(list(failed))
     st.rerun()
 if not classifiers:
+    st.stop()
+
+if where == "A zip of many photos":
+    imagenet_batch_panel(classifiers)
     st.stop()
 
 with st.spinner("Classifying…"):

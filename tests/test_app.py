@@ -266,3 +266,28 @@ def test_a_bad_engine_setting_is_one_message_on_every_page(monkeypatch):
     at = at.switch_page("pages/compare.py").run()
     assert not at.exception and not at.button  # nothing to click, nothing loaded
     assert any("Unknown engine 'onnx'" in e.value for e in at.error)
+
+
+def test_compare_a_zip_of_photos_gives_a_table_and_a_csv(cat_bytes):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("trip/cat.jpg", cat_bytes)
+        zf.writestr("trip/second_cat.jpg", cat_bytes)
+        zf.writestr("trip/notes.txt", b"not a photo")
+    at = compare_page()
+    at.radio(key="photo_source").set_value("A zip of many photos").run()
+    assert any("one row per photo" in i.value for i in at.info)
+    at.file_uploader(key="imagenet_batch_zip").set_value(
+        ("trip.zip", buf.getvalue(), "application/zip")
+    ).run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "ensemble" in d.value.columns)
+    assert list(table["file"]) == ["trip/cat.jpg", "trip/notes.txt", "trip/second_cat.jpg"]
+    assert {"vgg16", "resnet50", "xception", "ensemble"} <= set(table.columns)
+    # The same photo twice: the same answers; the text file says why it has none.
+    assert table.loc[0, "ensemble"] == table.loc[2, "ensemble"]
+    assert table.loc[1, "error"] == "not an image file type"
+    assert at.get("download_button")

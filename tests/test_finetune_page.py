@@ -85,9 +85,17 @@ def test_from_upload_to_results(cat_bytes):
     assert not any(w.value.startswith("**Not sure**") for w in at.warning)
     assert any("calibrated" in s.value for s in at.success)
     assert at.get("download_button")
+    # A zip of photos through the model: a row per photo, "not sure" under the threshold.
+    at.file_uploader(key="batch_zip").set_value(
+        ("more.zip", colour_class_zip(per_class=2), "application/zip")
+    ).run()
+    assert not at.exception, [e.value for e in at.exception]
+    batch = next(d.value for d in at.dataframe if "prediction" in d.value.columns)
+    assert len(batch) == 6 and batch["file"].iloc[0] == "class_a/0.jpg"
+    assert set(batch["prediction"]) <= {"class_a", "class_b", "class_c", "not sure"}
     # Another format: converted and checked before the download is offered.
     at.checkbox(key="format_savedmodel").check().run()
-    assert not at.get("download_button")
+    assert [b.label for b in at.get("download_button")] == ["Download predictions.csv"]
     at.button(key="convert_formats").click().run()
     assert not at.exception, [e.value for e in at.exception]
     checked = [m.value for m in at.markdown if m.value.startswith("✅ **savedmodel**")]

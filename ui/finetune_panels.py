@@ -26,6 +26,7 @@ from model_zoo.finetune.settings import HEADS, TrainConfig
 from model_zoo.images import DISPLAY_SIDE, ImageError, load_image
 from model_zoo.labels import ClassScore
 from model_zoo.registry import MODELS
+from ui.batch import finetuned_batch_panel
 from ui.charts import (
     abstention_figure,
     confusion_figure,
@@ -538,6 +539,7 @@ def show_results(result: TrainResult) -> None:
                 key="try_chart",
             )
 
+    finetuned_batch_panel(result, threshold)
     download_panel(result, threshold)
 
 

@@ -18,6 +18,7 @@ from model_zoo.finetune.evaluation import TrainResult
 from model_zoo.finetune.formats import FormatReport, export_formats
 from model_zoo.finetune.settings import HEADS
 from model_zoo.images import resize
+from model_zoo.predict import EXPORTED_BY, model_digest
 
 MODEL_FILE = "model.keras"
 LABELS_FILE = "labels.json"
@@ -179,6 +180,9 @@ def write_export(
         "temperature": result.evaluation.temperature,
         "threshold": threshold,
         "files": [MODEL_FILE, *(r.file for r in reports if r.ok)],
+        # What `model-zoo predict` checks before it loads the model.
+        "exported_by": EXPORTED_BY,
+        "model_sha256": model_digest(paths[0]),
     }
     paths[1].write_text(json.dumps(labels, ensure_ascii=False, indent=2), encoding="utf-8")
     paths[2].write_text(model_card(result, threshold, reports), encoding="utf-8")

@@ -1,0 +1,121 @@
+"""Predictions for many photos: a fine-tuned export (checked before it loads) and the
+ImageNet models, from files, folders and zips, as CSV."""
+
+import csv
+import io
+import json
+import shutil
+import zipfile
+
+import pytest
+
+from model_zoo.finetune.settings import TrainConfig
+from model_zoo.weights import WeightsSource
+from tests.conftest import ROOT, colour_class_zip, run_model_zoo
+
+pytestmark = pytest.mark.slow
+EXAMPLES = ROOT / "model_zoo" / "data" / "examples"
+
+
+@pytest.fixture(scope="module")
+def export_dir(colour_dataset, tmp_path_factory):
+    from model_zoo.finetune.export import write_export
+    from model_zoo.finetune.training import train
+
+    config = TrainConfig(backbone="resnet50", head="gap", epochs=2, batch_size=8, image_size=48)
+    result = train(colour_dataset, config, WeightsSource("random"))
+    folder = tmp_path_factory.mktemp("export")
+    write_export(result, folder, threshold=0.4)
+    return folder
+
+
+def read_csv(text: str) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_predict_reads_files_folders_and_zips_and_marks_not_sure(export_dir, tmp_path):
+    photos = tmp_path / "photos"
+    shutil.copytree(EXAMPLES, photos, ignore=shutil.ignore_patterns("*.md"))
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    data = tmp_path / "more.zip"
+    data.write_bytes(colour_class_zip(per_class=2))
+    out = tmp_path / "predictions.csv"
+    proc = run_model_zoo("predict", str(export_dir), str(photos), str(data), "--csv", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = read_csv(out.read_text())
+    assert list(rows[0]) == ["file", "top1", "score", "top5", "not_sure", "error"]
+    assert len(rows) == 5 + 6  # four photos and a broken one, six from the zip
+    broken = next(r for r in rows if r["file"].endswith("broken.jpg"))
+    assert broken["error"] and not broken["top1"]
+    threshold = json.loads((export_dir / "labels.json").read_text())["threshold"]
+    for row in (r for r in rows if not r["error"]):
+        top5 = [part.rsplit(" ", 1) for part in row["top5"].split("; ")]
+        assert len(top5) == 3 and float(row["score"]) == pytest.approx(float(top5[0][1]))
+        sure = float(row["score"]) >= threshold
+        assert row["not_sure"] == str(not sure)
+        assert row["top1"] == (top5[0][0] if sure else "not sure")
+    assert any(r["file"].startswith("more.zip/class_a/") for r in rows)
+
+
+def test_predict_takes_the_downloaded_zip_too(export_dir, tmp_path):
+    bundle = tmp_path / "model.zip"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        for name in ("model.keras", "labels.json", "MODEL_CARD.md"):
+            zf.write(export_dir / name, name)
+    proc = run_model_zoo("predict", str(bundle), str(EXAMPLES / "cat.jpg"))
+    assert proc.returncode == 0, proc.stderr
+    [row] = read_csv(proc.stdout)
+    assert row["file"].endswith("cat.jpg") and row["top5"]
+
+
+@pytest.mark.parametrize("change", ["tampered", "foreign", "no_labels"])
+def test_predict_refuses_models_this_app_did_not_export(export_dir, tmp_path, change):
+    folder = tmp_path / "model"
+    shutil.copytree(export_dir, folder)
+    labels = json.loads((folder / "labels.json").read_text())
+    if change == "tampered":
+        with open(folder / "model.keras", "ab") as f:
+            f.write(b"\0")
+        message = "does not match the checksum"
+    elif change == "foreign":
+        labels.pop("exported_by")
+        (folder / "labels.json").write_text(json.dumps(labels))
+        message = "does not name Model Zoo"
+    else:
+        (folder / "labels.json").unlink()
+        message = "not a Model Zoo export"
+    proc = run_model_zoo("predict", str(folder), str(EXAMPLES / "cat.jpg"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_predict_refuses_a_hostile_photo_zip_in_one_line(export_dir, tmp_path):
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../../escape.jpg", b"x")
+    proc = run_model_zoo("predict", str(export_dir), str(evil))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: the entry '../../escape.jpg' points outside the archive (..)"
+    ]
+    assert not (tmp_path.parent / "escape.jpg").exists()
+
+
+def test_classify_a_folder_to_csv_has_a_column_per_model_and_the_ensemble(tmp_path):
+    out = tmp_path / "imagenet.csv"
+    proc = run_model_zoo("classify", str(EXAMPLES), "--models", "resnet50,vgg16", "--csv", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = read_csv(out.read_text())
+    assert list(rows[0]) == ["file", "vgg16", "resnet50", "ensemble", "error"]  # registry order
+    assert sorted(r["file"].rsplit("/", 1)[-1] for r in rows) == [
+        "astronaut.jpg",
+        "cat.jpg",
+        "espresso.jpg",
+        "rocket.jpg",
+    ]
+    for row in rows:
+        for column in ("resnet50", "vgg16", "ensemble"):
+            label, score = row[column].rsplit(" ", 1)
+            assert label and 0 <= float(score) <= 1
+    assert "random weights" in proc.stderr

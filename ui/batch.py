@@ -1,0 +1,94 @@
+"""Predictions for a zip of photos, on the results page (a fine-tuned model) and on Compare
+(the ImageNet models): upload, progress, a table and ``predictions.csv``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import streamlit as st
+
+from model_zoo.datasets import DatasetError, zip_photos
+from model_zoo.finetune.evaluation import TrainResult
+from model_zoo.limits import MAX_UPLOAD_MB
+from model_zoo.predict import (
+    Exported,
+    classify_photos,
+    dict_rows_csv,
+    predict_photos,
+    rows_csv,
+)
+
+
+def _upload(key: str) -> tuple[str, bytes] | None:
+    upload = st.file_uploader(
+        f"A .zip of photos (any folders; up to {MAX_UPLOAD_MB} MB)",
+        key=key,
+        max_upload_size=MAX_UPLOAD_MB,
+    )
+    return None if upload is None else (upload.name, upload.getvalue())
+
+
+def _progress() -> Callable[[int, int], None]:
+    bar = st.progress(0.0, text="Predicting…")
+    return lambda done, total: bar.progress(min(done / max(total, 1), 1.0), f"{done} photos done")
+
+
+def finetuned_batch_panel(result: TrainResult, threshold: float) -> None:
+    """A fine-tuned model on every photo of an uploaded zip, with the page's threshold."""
+    st.markdown("**Predictions for a folder** — a zip of photos through your model")
+    given = _upload("batch_zip")
+    if given is None:
+        return
+    name, data = given
+    exported = Exported(
+        result.model, result.classes, result.config.size, result.evaluation.temperature, threshold
+    )
+    try:
+        rows = predict_photos(exported, zip_photos(data), on_progress=_progress())
+    except DatasetError as err:
+        st.error(f"**{name}** refused: {err}.")
+        return
+    st.dataframe(
+        [
+            {
+                "file": r.file,
+                "prediction": r.error or ("not sure" if r.not_sure else r.top[0][0]),
+                "score": r.top[0][1] if r.top else None,
+                "top 5": ", ".join(f"{c} {s:.0%}" for c, s in r.top),
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        key="batch_table",
+        column_config={"score": st.column_config.ProgressColumn(format="percent")},
+    )
+    _download(rows_csv(rows), "batch_csv")
+
+
+def imagenet_batch_panel(classifiers: Sequence) -> None:
+    """The ImageNet models on every photo of an uploaded zip: a column per model and the
+    ensemble."""
+    given = _upload("imagenet_batch_zip")
+    if given is None:
+        st.info("Upload a zip of photos: one row per photo, one column per model.")
+        return
+    name, data = given
+    try:
+        rows = classify_photos(classifiers, zip_photos(data), on_progress=_progress())
+    except DatasetError as err:
+        st.error(f"**{name}** refused: {err}.")
+        return
+    st.dataframe(rows, hide_index=True, key="imagenet_batch_table")
+    _download(dict_rows_csv(rows), "imagenet_batch_csv")
+
+
+def _download(text: str, key: str) -> None:
+    st.download_button(
+        "Download predictions.csv",
+        data=text.encode("utf-8"),
+        file_name="predictions.csv",
+        mime="text/csv",
+        icon="📄",
+        key=key,
+        on_click="ignore",
+    )
