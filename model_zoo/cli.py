@@ -275,6 +275,7 @@ def _predict(args: argparse.Namespace) -> int:
                 rows = predict_photos(exported, photos, on_progress=_progress_bar())
         except (ExportError, DatasetError) as err:
             raise UsageError(str(err)) from None
+    print(f"{len(rows)} photos through {source.name} on {exported.engine}", file=sys.stderr)
     _write_csv(rows_csv(rows), args.csv, len(rows))
     return 0
 

@@ -47,13 +47,43 @@ def model_digest(path: Path) -> str:
 
 @dataclass
 class Exported:
-    """A fine-tuned export, checked: the model and its labels."""
+    """A fine-tuned export, checked: the model and its labels.
+
+    ``digest``: the model file's SHA-256 when it was loaded from disk; predictions then run
+    on OpenVINO, converted once per model and cached under that name.
+    """
 
     model: Any
     classes: tuple[str, ...]
     size: int
     temperature: float
     threshold: float
+    digest: str = ""
+    engine: str = "TensorFlow"
+
+    def batch_runner(self, batch: int) -> Callable[[np.ndarray], np.ndarray]:
+        """Probabilities for a batch of pixels: OpenVINO when allowed and the model came
+        from disk (converted once, cached by its checksum), else Keras' ``predict_on_batch``."""
+        from model_zoo import engine, runtime
+
+        settings = engine.engine_settings()
+        if self.digest and settings.wants_openvino and engine.openvino_core() is not None:
+            precision = settings.resolved_precision()
+            folder = engine.cached_ir_folder(f"export-{self.digest[:24]}", precision)
+            try:
+                xml = folder / engine.IR_FILE
+                if not xml.is_file():
+                    tf = runtime.tensorflow()
+                    function = tf.function(lambda x: self.model(x, training=False))
+                    spec = tf.TensorSpec([None, self.size, self.size, 3], tf.float32)
+                    xml = engine.save_ir(function.get_concrete_function(spec), folder, precision)
+                runner = engine.OpenVINOEngine(xml, precision, max_batch=batch)
+                self.engine = runner.label
+                return runner
+            except Exception:  # any conversion failure: Keras runs the batches
+                pass
+        self.engine = "TensorFlow"
+        return lambda x: np.asarray(self.model.predict_on_batch(x))
 
 
 def load_export(source: Path, workdir: Path) -> Exported:
@@ -108,6 +138,7 @@ def load_export(source: Path, workdir: Path) -> Exported:
         int(labels["input_size"]),
         float(labels.get("temperature", 1.0)),
         float(labels.get("threshold", 0.0)),
+        digest=str(labels["model_sha256"]),
     )
 
 
@@ -168,19 +199,19 @@ def predict_photos(
     on_progress: ProgressFn | None = None,
     batch: int = BATCH,
 ) -> list[PredictionRow]:
-    """Every photo through a fine-tuned export, ``batch`` at a time, with its temperature
-    and "not sure" threshold."""
+    """Every photo through a fine-tuned export, ``batch`` at a time (on OpenVINO for an
+    export loaded from disk, see ``Exported.batch_runner``), with its temperature and
+    "not sure" threshold."""
     from model_zoo.finetune.evaluation import calibrate
 
     rows: list[PredictionRow] = []
+    run = exported.batch_runner(batch)
     for chunk in _batches(photos, batch):
         good = [(n, im) for n, im, _ in chunk if im is not None]
         probs = np.zeros((0, len(exported.classes)))
         if good:
             pixels = np.stack([resize(im, exported.size) for _, im in good]).astype(np.float32)
-            probs = calibrate(
-                np.asarray(exported.model.predict_on_batch(pixels)), exported.temperature
-            )
+            probs = calibrate(np.asarray(run(pixels)), exported.temperature)
         answers = dict(zip((n for n, _ in good), probs, strict=True))
         for name, _, why in chunk:
             if name not in answers:

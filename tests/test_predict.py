@@ -55,6 +55,25 @@ def test_predict_reads_files_folders_and_zips_and_marks_not_sure(export_dir, tmp
         assert row["not_sure"] == str(not sure)
         assert row["top1"] == (top5[0][0] if sure else "not sure")
     assert any(r["file"].startswith("more.zip/class_a/") for r in rows)
+    assert "on OpenVINO f32" in proc.stderr  # converted once, cached by the model's checksum
+
+
+def test_the_openvino_path_gives_the_keras_answers(export_dir, tmp_path):
+    import dataclasses
+
+    from model_zoo.datasets import zip_photos
+    from model_zoo.predict import load_export, predict_photos
+
+    exported = load_export(export_dir, tmp_path)
+    assert exported.digest
+    keras_only = dataclasses.replace(exported, digest="")
+    data = colour_class_zip(per_class=3)
+    fast = predict_photos(exported, zip_photos(data), batch=4)
+    plain = predict_photos(keras_only, zip_photos(data), batch=4)
+    assert exported.engine == "OpenVINO f32" and keras_only.engine == "TensorFlow"
+    assert [r.top[0][0] for r in fast] == [r.top[0][0] for r in plain]
+    for a, b in zip(fast, plain, strict=True):
+        assert [s for _, s in a.top] == pytest.approx([s for _, s in b.top], abs=1e-4)
 
 
 def test_predict_takes_the_downloaded_zip_too(export_dir, tmp_path):
@@ -62,8 +81,11 @@ def test_predict_takes_the_downloaded_zip_too(export_dir, tmp_path):
     with zipfile.ZipFile(bundle, "w") as zf:
         for name in ("model.keras", "labels.json", "MODEL_CARD.md"):
             zf.write(export_dir / name, name)
-    proc = run_model_zoo("predict", str(bundle), str(EXAMPLES / "cat.jpg"))
+    proc = run_model_zoo(
+        "predict", str(bundle), str(EXAMPLES / "cat.jpg"), MODEL_ZOO_ENGINE="tensorflow"
+    )
     assert proc.returncode == 0, proc.stderr
+    assert "on TensorFlow" in proc.stderr
     [row] = read_csv(proc.stdout)
     assert row["file"].endswith("cat.jpg") and row["top5"]
 
