@@ -503,7 +503,7 @@ def show_results(result: TrainResult) -> None:
             ],
         )
     else:
-        st.caption("None: every validation image was classified right.")
+        st.caption("None: every test image was classified right.")
 
     threshold = confidence_panel(result)
 

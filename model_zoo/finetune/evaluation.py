@@ -89,14 +89,14 @@ class Evaluation:
         return abstention_curve(self.calibrated, self.labels)
 
     def mistakes(self, limit: int = 12) -> list[int]:
-        """Validation indices wrongly classified, most confident first."""
+        """Test-split indices wrongly classified, most confident first."""
         pred = self.predictions
         wrong = np.flatnonzero(pred != self.labels)
         confidence = self.probabilities[wrong, pred[wrong]]
         return [int(i) for i in wrong[np.argsort(-confidence, kind="stable")][:limit]]
 
     def cell(self, true: int, predicted: int) -> list[int]:
-        """Validation indices with this true and predicted class (a confusion-matrix cell)."""
+        """Test-split indices with this true and predicted class (a confusion-matrix cell)."""
         return [
             int(i) for i in np.flatnonzero((self.labels == true) & (self.predictions == predicted))
         ]

@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
-FORMATS: dict[str, str] = {
-    "keras": "model.keras (Keras 3)",
-    "savedmodel": "TensorFlow SavedModel (TF Serving)",
-    "litert": "LiteRT .tflite, float32 and dynamic-range int8",
-    "onnx": "ONNX (onnxruntime)",
+FORMATS: dict[str, str] = {  # short: they label the page's checkboxes
+    "keras": "model.keras",
+    "savedmodel": "SavedModel (TF Serving)",
+    "litert": "LiteRT, f32 + int8",
+    "onnx": "ONNX",
 }
 FILES = {
     "savedmodel": "saved_model",
