@@ -316,6 +316,21 @@ def save_ir(concrete_function: Any, folder: Path, precision: Precision) -> Path:
     return folder / IR_FILE
 
 
+def cached_openvino(
+    folder: Path, trace: Callable[[], Any], precision: Precision, max_batch: int
+) -> OpenVINOEngine | None:
+    """The IR cached in ``folder`` (converted from ``trace()``, a TensorFlow concrete
+    function, the first time) compiled on OpenVINO; None when converting or compiling fails,
+    for the caller to fall back on TensorFlow."""
+    try:
+        xml = folder / IR_FILE
+        if not xml.is_file():
+            xml = save_ir(trace(), folder, precision)
+        return OpenVINOEngine(xml, precision, max_batch=max_batch)
+    except Exception:  # any conversion or compile failure
+        return None
+
+
 @dataclass(frozen=True)
 class Converted:
     """One model's conversion outcome: the IR, or why there is none.

@@ -61,27 +61,32 @@ class Exported:
     digest: str = ""
     engine: str = "TensorFlow"
 
+    def _trace(self) -> Any:
+        from model_zoo import runtime
+
+        tf = runtime.tensorflow()
+        function = tf.function(lambda x: self.model(x, training=False))
+        return function.get_concrete_function(
+            tf.TensorSpec([None, self.size, self.size, 3], tf.float32)
+        )
+
     def batch_runner(self, batch: int) -> Callable[[np.ndarray], np.ndarray]:
         """Probabilities for a batch of pixels: OpenVINO when allowed and the model came
         from disk (converted once, cached by its checksum), else Keras' ``predict_on_batch``."""
-        from model_zoo import engine, runtime
+        from model_zoo import engine
 
         settings = engine.engine_settings()
         if self.digest and settings.wants_openvino and engine.openvino_core() is not None:
             precision = settings.resolved_precision()
-            folder = engine.cached_ir_folder(f"export-{self.digest[:24]}", precision)
-            try:
-                xml = folder / engine.IR_FILE
-                if not xml.is_file():
-                    tf = runtime.tensorflow()
-                    function = tf.function(lambda x: self.model(x, training=False))
-                    spec = tf.TensorSpec([None, self.size, self.size, 3], tf.float32)
-                    xml = engine.save_ir(function.get_concrete_function(spec), folder, precision)
-                runner = engine.OpenVINOEngine(xml, precision, max_batch=batch)
-                self.engine = runner.label
-                return runner
-            except Exception:  # any conversion failure: Keras runs the batches
-                pass
+            compiled = engine.cached_openvino(
+                engine.cached_ir_folder(f"export-{self.digest[:24]}", precision),
+                self._trace,
+                precision,
+                batch,
+            )
+            if compiled is not None:  # else Keras runs the batches
+                self.engine = compiled.label
+                return compiled
         self.engine = "TensorFlow"
         return lambda x: np.asarray(self.model.predict_on_batch(x))
 

@@ -252,18 +252,15 @@ def extract_features(
     run: Any = lambda batch: np.asarray(forward(batch))  # noqa: E731
     label = "TensorFlow"
     if engine_folder is not None:
-        precision = engine.engine_settings().resolved_precision()
-        try:
-            xml = engine_folder / engine.IR_FILE
-            if not xml.is_file():
-                signature = tf.TensorSpec([None, *pixels.shape[1:]], tf.as_dtype(pixels.dtype))
-                xml = engine.save_ir(
-                    forward.get_concrete_function(signature), engine_folder, precision
-                )
-            run = engine.OpenVINOEngine(xml, precision, max_batch=batch_size)
-            label = run.label
-        except Exception:  # any conversion failure: TensorFlow does the pass
-            pass
+        signature = tf.TensorSpec([None, *pixels.shape[1:]], tf.as_dtype(pixels.dtype))
+        compiled = engine.cached_openvino(
+            engine_folder,
+            lambda: forward.get_concrete_function(signature),
+            engine.engine_settings().resolved_precision(),
+            batch_size,
+        )
+        if compiled is not None:  # else TensorFlow does the pass
+            run, label = compiled, compiled.label
 
     chunks = []
     steps = max(1, -(-len(pixels) // batch_size))
