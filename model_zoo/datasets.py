@@ -299,30 +299,10 @@ def zip_photos(
                 for i in _inspect(archive, limits)
                 if not _ignored(PurePosixPath(i.filename).parts)
             ]
-            budget = limits.max_total_bytes
-            pixels_left = limits.max_total_megapixels * 1_000_000
-            usable = 0
+            decoder = _Decoder(archive, limits)
             for info in sorted(files, key=lambda i: i.filename):
-                if PurePosixPath(info.filename).suffix.lower() not in IMAGE_EXTENSIONS:
-                    yield info.filename, None, "not an image file type"
-                    continue
-                raw = _read_member(archive, info, limits, budget)
-                budget -= len(raw)
-                pixels_left -= decoded_pixels(raw, STORED_SIDE)
-                if pixels_left < 0:
-                    raise DatasetError(
-                        f"the photos add up to more than {limits.max_total_megapixels:,} "
-                        "megapixels to decode; that is the limit (smaller photos, or fewer)"
-                    )
-                try:
-                    image = load_image(raw, max_bytes=limits.max_member_bytes, max_side=STORED_SIDE)
-                except ImageError as err:
-                    yield info.filename, None, str(err)
-                    continue
-                usable += 1
-                if usable > limits.max_images:
-                    raise DatasetError(f"more than {limits.max_images} images; that is the limit")
-                yield info.filename, image, ""
+                image, why, _ = decoder.decode(info)
+                yield info.filename, image, why
     except DatasetError:
         raise
     except MemoryError:
@@ -346,34 +326,17 @@ def _extract(source: bytes | Path, workdir: Path, limits: DatasetLimits) -> Data
         root = (workdir / "data").resolve()
         names = sorted(classes)
         written: list[list[Path]] = []
-        budget = limits.max_total_bytes
-        pixels_left = limits.max_total_megapixels * 1_000_000
-        total_images = 0
+        decoder = _Decoder(archive, limits)
         hasher = hashlib.blake2b(digest_size=16)
         for index, name in enumerate(names):
             folder = root / f"class_{index:03d}"
             folder.mkdir(parents=True, exist_ok=True)
             paths: list[Path] = []
             for info in sorted(classes[name], key=lambda i: i.filename):
-                if PurePosixPath(info.filename).suffix.lower() not in IMAGE_EXTENSIONS:
-                    skipped.append((info.filename, "not an image file type"))
+                image, why, raw = decoder.decode(info)
+                if image is None:
+                    skipped.append((info.filename, why))
                     continue
-                raw = _read_member(archive, info, limits, budget)
-                budget -= len(raw)
-                pixels_left -= decoded_pixels(raw, STORED_SIDE)
-                if pixels_left < 0:
-                    raise DatasetError(
-                        f"the photos add up to more than {limits.max_total_megapixels:,} "
-                        "megapixels to decode; that is the limit (smaller photos, or fewer)"
-                    )
-                try:
-                    image = load_image(raw, max_bytes=limits.max_member_bytes, max_side=STORED_SIDE)
-                except ImageError as err:
-                    skipped.append((info.filename, str(err)))
-                    continue
-                total_images += 1
-                if total_images > limits.max_images:
-                    raise DatasetError(f"more than {limits.max_images} images; that is the limit")
                 target = folder / f"{len(paths):05d}.jpg"
                 _confine(target, workdir)
                 _store(image, target)
@@ -393,6 +356,43 @@ def _extract(source: bytes | Path, workdir: Path, limits: DatasetLimits) -> Data
     return Dataset(
         root, tuple(names), tuple(tuple(p) for p in written), tuple(skipped), hasher.hexdigest()
     )
+
+
+class _Decoder:
+    """Reads and decodes a zip's entries one by one, under the limits they share: bytes
+    really read, megapixels decoded, usable images."""
+
+    def __init__(self, archive: zipfile.ZipFile, limits: DatasetLimits) -> None:
+        self.archive, self.limits = archive, limits
+        self.budget = limits.max_total_bytes
+        self.pixels_left = limits.max_total_megapixels * 1_000_000
+        self.usable = 0
+
+    def decode(self, info: zipfile.ZipInfo) -> tuple[np.ndarray | None, str, bytes]:
+        """(image, "", raw bytes) for a usable photo, else (None, why, raw bytes read).
+
+        Raises:
+            DatasetError: a shared limit is passed, or the entry cannot be read.
+        """
+        limits = self.limits
+        if PurePosixPath(info.filename).suffix.lower() not in IMAGE_EXTENSIONS:
+            return None, "not an image file type", b""
+        raw = _read_member(self.archive, info, limits, self.budget)
+        self.budget -= len(raw)
+        self.pixels_left -= decoded_pixels(raw, STORED_SIDE)
+        if self.pixels_left < 0:
+            raise DatasetError(
+                f"the photos add up to more than {limits.max_total_megapixels:,} "
+                "megapixels to decode; that is the limit (smaller photos, or fewer)"
+            )
+        try:
+            image = load_image(raw, max_bytes=limits.max_member_bytes, max_side=STORED_SIDE)
+        except ImageError as err:
+            return None, str(err), raw
+        self.usable += 1
+        if self.usable > limits.max_images:
+            raise DatasetError(f"more than {limits.max_images} images; that is the limit")
+        return image, "", raw
 
 
 def _read_member(

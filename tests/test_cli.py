@@ -112,13 +112,18 @@ def test_weights_folder_without_the_file_exits_2(tmp_path):
     assert "vgg19_weights_tf_dim_ordering_tf_kernels.h5 is not in the weights folder" in lines[0]
 
 
-def run_finetune(tmp_path, data: bytes, *args: str) -> subprocess.CompletedProcess:
-    """Runs ``finetune`` with its own TMPDIR, so leftovers of the job folder are visible."""
+def run_on_zip(command: str, tmp_path, data: bytes, *args: str) -> subprocess.CompletedProcess:
+    """Runs ``command DATA.zip ARGS`` with its own TMPDIR, so leftovers of the job folder
+    are visible."""
     zip_path = tmp_path / "data.zip"
     zip_path.write_bytes(data)
     scratch = tmp_path / "tmp"
     scratch.mkdir(exist_ok=True)
-    return run_model_zoo("finetune", str(zip_path), *args, TMPDIR=str(scratch))
+    return run_model_zoo(command, str(zip_path), *args, TMPDIR=str(scratch))
+
+
+def run_finetune(tmp_path, data: bytes, *args: str) -> subprocess.CompletedProcess:
+    return run_on_zip("finetune", tmp_path, data, *args)
 
 
 @pytest.mark.slow
@@ -309,11 +314,7 @@ def test_across_machines_augmentation_is_refused_in_one_line(tmp_path):
 
 
 def run_leaderboard(tmp_path, data: bytes, *args: str) -> subprocess.CompletedProcess:
-    zip_path = tmp_path / "data.zip"
-    zip_path.write_bytes(data)
-    scratch = tmp_path / "tmp"
-    scratch.mkdir(exist_ok=True)
-    return run_model_zoo("leaderboard", str(zip_path), *args, TMPDIR=str(scratch))
+    return run_on_zip("leaderboard", tmp_path, data, *args)
 
 
 @pytest.mark.slow
