@@ -6,7 +6,7 @@ What Model Zoo does, and whether the weights are there. The other pages live in 
 import streamlit as st
 
 from model_zoo.registry import MODELS, ModelSpec
-from model_zoo.weights import ENV_VAR, keras_cache_dir
+from model_zoo.weights import ENV_VAR, WeightsSource, keras_cache_dir
 from ui.common import page_setup, show_readiness
 
 source = page_setup("Home", "🏠")
@@ -48,7 +48,7 @@ if source is not None:
     st.write(source.describe())
     if not source.is_random:
 
-        def present(spec: ModelSpec, notop: bool) -> str:
+        def present(spec: ModelSpec, notop: bool, source: WeightsSource = source) -> str:
             path = source.local_file(spec, notop=notop)
             return "✅" if path is not None and path.is_file() else "missing"
 

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
+from model_zoo.children import error_line
 from model_zoo.images import IMAGE_EXTENSIONS, MAX_BYTES, ImageError, decoded_pixels, load_image
 from model_zoo.limits import MAX_UPLOAD_MB, MB, size_text
 
@@ -253,12 +254,7 @@ def extract_dataset(
     except MemoryError:
         raise DatasetError("the zip needs more memory than the server can give it") from None
     except Exception as err:  # hostile archives reach corners of zipfile, zlib, lzma, bz2
-        raise DatasetError(f"the zip could not be read ({_first_line(err)})") from None
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).splitlines()[0] if str(err).strip() else ""
-    return f"{type(err).__name__}: {text}"[:200] if text else type(err).__name__
+        raise DatasetError(f"the zip could not be read ({error_line(err, limit=200)})") from None
 
 
 def _open_archive(source: bytes | Path, limits: DatasetLimits) -> zipfile.ZipFile:
@@ -308,7 +304,7 @@ def zip_photos(
     except MemoryError:
         raise DatasetError("the zip needs more memory than the server can give it") from None
     except Exception as err:  # hostile archives reach corners of zipfile, zlib, lzma, bz2
-        raise DatasetError(f"the zip could not be read ({_first_line(err)})") from None
+        raise DatasetError(f"the zip could not be read ({error_line(err, limit=200)})") from None
 
 
 def _extract(source: bytes | Path, workdir: Path, limits: DatasetLimits) -> Dataset:
@@ -414,7 +410,7 @@ def _read_member(
         raise DatasetError(f"the zip is damaged at {info.filename!r} ({err})") from None
     except Exception as err:  # zlib.error, lzma.LZMAError, OSError, EOFError, BadZipFile
         raise DatasetError(
-            f"the zip is damaged at {info.filename!r} ({_first_line(err)})"
+            f"the zip is damaged at {info.filename!r} ({error_line(err, limit=200)})"
         ) from None
     if len(raw) > cap:
         if cap < limits.max_member_bytes:

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,6 +35,7 @@ from typing import Any, Literal, Protocol, cast
 import numpy as np
 
 from model_zoo import runtime
+from model_zoo.children import Child, exit_text, start_child
 from model_zoo.registry import MODELS, ModelSpec, get_spec
 from model_zoo.weights import MissingWeightsError, WeightsSource, missing_error, weights_source
 
@@ -50,6 +50,7 @@ ENGINES: tuple[EngineChoice, ...] = ("auto", "openvino", "tensorflow")
 PRECISIONS: tuple[PrecisionChoice, ...] = ("auto", "bf16", "f32")
 
 IR_FILE = "model.xml"
+CONVERT_SECONDS = 600  # per model, for a child converting several; then it is ended
 
 
 class Engine(Protocol):
@@ -470,41 +471,35 @@ def convert(
         return results
     for result in _convert_in_child(todo, source, precision):
         done(result)
-    for name in todo:  # a child that died early said nothing about the rest
-        if name not in results:
-            done(Converted(name, None, error="the conversion process ended unexpectedly"))
     return results
 
 
 def _convert_in_child(
     names: Sequence[str], source: WeightsSource, precision: Precision
 ) -> Iterator[Converted]:
-    command = [sys.executable, "-m", "model_zoo.engine", *names]
-    command += ["--weights", str(source), "--precision", precision]
-    debug = bool(os.environ.get(runtime.DEBUG_VAR))
-    with subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=None if debug else subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONPATH": _package_parent()},
-    ) as child:
-        assert child.stdout is not None
-        for line in child.stdout:
+    args = [*names, "--weights", str(source), "--precision", precision]
+    seconds = CONVERT_SECONDS * len(names)
+    said = set()
+    with Child("model_zoo.engine", args) as child:
+        for message in child.messages(deadline=time.monotonic() + seconds):
             try:
-                yield Converted.from_dict(json.loads(line))
+                converted = Converted.from_dict(message)
             except (ValueError, KeyError, TypeError):
                 continue  # not one of ours (a library printing to stdout)
-
-
-def _package_parent() -> str:
-    here = str(Path(__file__).resolve().parents[1])
-    existing = os.environ.get("PYTHONPATH")
-    return f"{here}{os.pathsep}{existing}" if existing else here
+            said.add(converted.name)
+            yield converted
+    code = child.wait()
+    if child.timed_out:
+        why = f"the conversion took over {seconds:.0f} s and was ended"
+    else:
+        why = f"the conversion process {exit_text(code)}"
+    for name in names:  # a child that died early said nothing about the rest
+        if name not in said:
+            yield Converted(name, None, error=why)
 
 
 def _main(argv: Iterable[str] | None = None) -> int:
+    start_child()  # it ends when the process that asked for it does
     parser = argparse.ArgumentParser(description="Converts registry models to OpenVINO IRs.")
     parser.add_argument("names", nargs="+", choices=sorted(MODELS))
     parser.add_argument("--weights", required=True)

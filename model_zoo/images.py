@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from model_zoo.children import error_line
 from model_zoo.limits import MAX_PHOTO_MB, MAX_PIXELS, MB, size_text
 from model_zoo.runtime import release_free_memory
 
@@ -112,7 +113,7 @@ def load_image(
             f"the image is too large; the limit is {max_pixels / 1e6:.0f} megapixels"
         ) from None
     except _DECODE_ERRORS as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        reason = error_line(err, with_type=False)
         if "truncated" in reason.lower() or isinstance(err, EOFError):
             reason = "the file is truncated"
         raise ImageError(f"not a usable image ({reason})") from None

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from model_zoo.children import error_line
 from model_zoo.engine import IR_FILE, Converted, EngineSettings, convert, ir_folder, openvino_core
 from model_zoo.inference import Classifier, load_classifier
 from model_zoo.registry import get_spec
@@ -144,7 +145,7 @@ class ModelLoader:
             self._set(name, "failed", detail=err.problem, missing=True)
             return
         except Exception as err:  # any failure is shown on the page, never raised there
-            self._set(name, "failed", detail=f"{type(err).__name__}: {err}"[:300])
+            self._set(name, "failed", detail=error_line(err))
             return
         with self._changed:
             self._classifiers[name] = classifier

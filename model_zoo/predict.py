@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from model_zoo.children import error_line
 from model_zoo.datasets import STORED_SIDE, DatasetError, zip_photos
 from model_zoo.images import IMAGE_EXTENSIONS, ImageError, load_image, resize
 
@@ -135,8 +136,8 @@ def load_export(source: Path, workdir: Path) -> Exported:
     try:
         model = runtime.keras().saving.load_model(model_file, safe_mode=True)
     except Exception as err:  # a file that matches its checksum but still will not load
-        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ExportError(f"{source}: the model does not load ({text[:200]})") from None
+        text = error_line(err, with_type=False, limit=200)
+        raise ExportError(f"{source}: the model does not load ({text})") from None
     return Exported(
         model,
         tuple(labels["classes"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import threading
@@ -58,7 +59,8 @@ def quiet_tensorflow() -> None:
 @contextlib.contextmanager
 def only_our_own_stderr() -> Iterator[None]:
     """Sends native libraries' stderr chatter (TensorFlow's absl and oneDNN start-up lines,
-    libtiff's decoder warnings) and Python warnings nowhere, for the CLI's one-line promise.
+    libtiff's decoder warnings), Python warnings and libraries' unhandled log records (Pillow's
+    "More samples per pixel than can be decoded") nowhere, for the CLI's one-line promise.
 
     ``sys.stderr`` keeps writing to the real stderr; only file descriptor 2, which C code
     writes to directly, goes to /dev/null. ``MODEL_ZOO_DEBUG=1`` keeps everything.
@@ -74,9 +76,11 @@ def only_our_own_stderr() -> Iterator[None]:
         return
     real = os.fdopen(os.dup(saved), "w", buffering=1, errors="backslashreplace")
     devnull = os.open(os.devnull, os.O_WRONLY)
-    previous = sys.stderr
+    previous, last_resort = sys.stderr, logging.lastResort
     os.dup2(devnull, 2)
     sys.stderr = real
+    # logging's last resort writes records nobody handles to sys.stderr (which is real here)
+    logging.lastResort = logging.NullHandler()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -84,7 +88,7 @@ def only_our_own_stderr() -> Iterator[None]:
     finally:
         real.flush()
         os.dup2(saved, 2)
-        sys.stderr = previous
+        sys.stderr, logging.lastResort = previous, last_resort
         real.close()
         os.close(saved)
         os.close(devnull)

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 
+import numpy as np
 import streamlit as st
 
 from model_zoo.examples import EXAMPLES, get_example
@@ -87,7 +88,8 @@ elif where == "Camera":
         inputs = [("camera photo", shot.getvalue)]
 
 # The cap counts usable photos; files after the twelfth usable one are never read.
-photos, names_ok = [], []
+photos: list[np.ndarray] = []
+names_ok: list[str] = []
 for position, (name, read) in enumerate(inputs):
     if len(photos) == MAX_IMAGES:
         st.warning(

@@ -124,6 +124,20 @@ def libtiff_complaining_tiff(strips: int = 32) -> bytes:
     return bytes(data)
 
 
+def too_many_samples_tiff() -> bytes:
+    """A TIFF claiming 65535 samples per pixel (as Pillow's own ``libtiff_segfault.tif``):
+    Pillow logs "More samples per pixel than can be decoded" before it refuses the file."""
+    import struct
+
+    data = bytearray(encode(Image.fromarray(np.zeros((4, 4, 3), np.uint8)), "TIFF"))
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for i in range(struct.unpack("<H", data[ifd : ifd + 2])[0]):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack("<H", data[entry : entry + 2])[0] == 277:  # SamplesPerPixel
+            data[entry + 8 : entry + 10] = struct.pack("<H", 65535)
+    return bytes(data)
+
+
 def large_photo_zip(per_class: int = 15) -> bytes:
     """A zip of two classes of 1200×900 noise photos (JPEG, stored): about 29 MB, over the
     25 MB upload limit the app once had, like a real folder of a few dozen phone photos."""
@@ -140,3 +154,18 @@ def large_photo_zip(per_class: int = 15) -> bytes:
                     encode(Image.fromarray(pixels), "JPEG", quality=90),
                 )
     return buf.getvalue()
+
+
+def processes_naming(path: Path | str) -> list[str]:
+    """Live processes whose command line names ``path`` (a child, or a copy it forked)."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        try:
+            args = process.info["cmdline"] or ()
+            if process.info["status"] != psutil.STATUS_ZOMBIE and any(str(path) in a for a in args):
+                found.append(f"{process.pid} {' '.join(args)}")
+        except psutil.Error:
+            continue
+    return found

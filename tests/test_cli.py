@@ -246,6 +246,20 @@ def test_a_tiff_that_makes_libtiff_complain_still_gives_one_line(tmp_path):
     assert "ZIPDecode" in chatty.stderr and len(chatty.stderr.splitlines()) > 1
 
 
+def test_a_tiff_that_makes_pillow_log_an_error_still_gives_one_line(tmp_path):
+    from tests.conftest import too_many_samples_tiff
+
+    tiff = tmp_path / "samples.tif"
+    tiff.write_bytes(too_many_samples_tiff())
+    proc = run_cli("classify", str(tiff))
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"error: {tiff}: not a supported image; expected JPEG, PNG, WebP, GIF, BMP or TIFF"
+    ]
+    chatty = run_model_zoo("classify", str(tiff), MODEL_ZOO_DEBUG="1")
+    assert "More samples per pixel than can be decoded" in chatty.stderr
+
+
 @pytest.mark.slow
 def test_two_workers_on_this_machine_train_one_model(tmp_path):
     """TF_CONFIG: two CLI workers on 127.0.0.1 (MultiWorkerMirroredStrategy on the CPU)."""

@@ -207,3 +207,17 @@ def test_an_engine_that_never_compiles_is_reported_in_one_line(monkeypatch, tmp_
     assert outcome.error is not None and "\n" not in outcome.error
     assert outcome.error.startswith("RuntimeError: Unable to read the model")
     assert not xml.parent.exists()  # the damaged folder does not stay in the cache
+
+
+@pytest.mark.slow
+def test_a_conversion_process_past_its_time_limit_is_ended(monkeypatch, tmp_path):
+    import time
+
+    monkeypatch.setenv("MODEL_ZOO_CACHE", str(tmp_path))  # nothing converted yet
+    monkeypatch.setattr(engine, "CONVERT_SECONDS", 0.5)
+    start = time.monotonic()
+    results = list(engine._convert_in_child(["vgg16", "resnet50"], WeightsSource("random"), "f32"))
+    assert time.monotonic() - start < 15  # not the minutes a conversion of two models takes
+    assert [(r.name, r.xml, r.error) for r in results] == [
+        (name, None, "the conversion took over 1 s and was ended") for name in ("vgg16", "resnet50")
+    ]

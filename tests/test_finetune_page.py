@@ -275,3 +275,21 @@ def test_the_imagenet_precheck_lists_each_classes_top_labels():
     pairs = sum(labels[i] == labels[j] for i in range(3) for j in range(i + 1, 3))
     collisions = [w for w in at.warning if "expect them to be confused" in w.value]
     assert len(collisions) == pairs
+
+
+def test_the_precheck_says_so_when_no_imagenet_model_loads(monkeypatch, tmp_path):
+    from ui.models import current_weights
+
+    monkeypatch.setenv("MODEL_ZOO_WEIGHTS", str(tmp_path))  # a folder without the files
+    current_weights.clear()
+    try:
+        at = finetune_page()
+        at.file_uploader(key="dataset_zip").set_value(
+            ("colours.zip", colour_class_zip(), "application/zip")
+        ).run()
+        at.button(key="precheck").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        warning = next(w.value for w in at.warning if "No ImageNet model is loaded" in w.value)
+        assert "vgg16_weights_tf_dim_ordering_tf_kernels.h5" in warning
+    finally:
+        current_weights.clear()

@@ -103,3 +103,21 @@ def test_the_export_zip_holds_the_savedmodel_folder(tiny_result):
         names = set(zf.namelist())
     assert {"saved_model/saved_model.pb", "model.keras", "MODEL_CARD.md"} <= names
     assert any(n.startswith("saved_model/variables/") for n in names)
+
+
+@pytest.mark.slow
+def test_a_conversion_past_its_time_limit_is_ended_and_leaves_nothing(tmp_path):
+    import time
+
+    import numpy as np
+
+    from model_zoo.finetune.formats import export_formats
+    from tests.conftest import processes_naming
+
+    model_file = tmp_path / "model.keras"
+    model_file.write_bytes(b"never read: the child is ended while TensorFlow loads")
+    start = time.monotonic()
+    [report] = export_formats(model_file, tmp_path, ["onnx"], np.zeros((1, 8, 8, 3)), timeout=1)
+    assert time.monotonic() - start < 15
+    assert report.error == "conversion took over 1 s and was ended"
+    assert processes_naming(model_file) == []

@@ -30,7 +30,11 @@ def _upload(key: str) -> tuple[str, bytes] | None:
 
 def _progress() -> Callable[[int, int], None]:
     bar = st.progress(0.0, text="Predicting…")
-    return lambda done, total: bar.progress(min(done / max(total, 1), 1.0), f"{done} photos done")
+
+    def show(done: int, total: int) -> None:
+        bar.progress(min(done / max(total, 1), 1.0), f"{done} photos done")
+
+    return show
 
 
 def finetuned_batch_panel(result: TrainResult, threshold: float) -> None:

@@ -86,7 +86,9 @@ def settings_form(dataset: Dataset, leaderboard: bool) -> tuple[TrainConfig, Gri
             backbones = c1.multiselect(
                 "Backbones", models, default=models, format_func=lambda n: MODELS[n].display_name
             )
-            picked_heads = c1.multiselect("Heads", heads, default=heads, format_func=HEADS.get)
+            picked_heads = c1.multiselect(
+                "Heads", heads, default=heads, format_func=lambda h: HEADS[h]
+            )
             grid = (backbones, picked_heads)
             backbone, head = (backbones or models)[0], (picked_heads or heads)[0]
             c1.caption(
@@ -100,7 +102,9 @@ def settings_form(dataset: Dataset, leaderboard: bool) -> tuple[TrainConfig, Gri
                 index=models.index(defaults.backbone),
                 format_func=lambda n: MODELS[n].display_name,
             )
-            head = c1.radio("Head", heads, index=heads.index(defaults.head), format_func=HEADS.get)
+            head = c1.radio(
+                "Head", heads, index=heads.index(defaults.head), format_func=lambda h: HEADS[h]
+            )
         epochs = c2.slider("Epochs", 1, 50, defaults.epochs)
         batch_size = c2.select_slider("Batch size", [8, 16, 32, 64, 128], value=defaults.batch_size)
         learning_rate = c2.select_slider(
@@ -620,7 +624,7 @@ def precheck_panel(dataset: Dataset, random_weights: bool) -> None:
             if not classifiers:
                 st.warning(
                     "No ImageNet model is loaded: "
-                    + "; ".join(f"{MODELS[n].display_name}: {s.error}" for n, s in failed.items())
+                    + "; ".join(f"{MODELS[n].display_name}: {s.detail}" for n, s in failed.items())
                 )
                 return
             st.session_state.precheck_result = (

@@ -12,18 +12,26 @@ through both, and prints one JSON report per file.
 from __future__ import annotations
 
 import json
-import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from model_zoo.children import (
+    Child,
+    child_env,
+    error_line,
+    exit_text,
+    is_memory_error,
+    memory_limit_from_env,
+    ran_out_of_memory,
+    start_child,
+)
 
 FORMATS: dict[str, str] = {  # short: they label the page's checkboxes
     "keras": "model.keras",
@@ -93,11 +101,7 @@ def parse_formats(value: str | Sequence[str]) -> list[str]:
 def memory_limit() -> int | None:
     """Bytes of address space for one conversion (``$MODEL_ZOO_EXPORT_MEMORY_GB``, default 16;
     0 for none)."""
-    try:
-        gigabytes = float(os.environ.get(MEMORY_VAR, DEFAULT_MEMORY_GB))
-    except ValueError:
-        gigabytes = DEFAULT_MEMORY_GB
-    return int(gigabytes * 1e9) if gigabytes > 0 else None
+    return memory_limit_from_env(MEMORY_VAR, DEFAULT_MEMORY_GB)
 
 
 def export_formats(
@@ -138,46 +142,37 @@ def export_formats(
 def _convert_in_child(
     fmt: str, model_file: Path, folder: Path, check_file: Path, limit: int | None, timeout: float
 ) -> list[FormatReport]:
-    env = {
-        **os.environ,
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")])
-        ),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "model_zoo.finetune.formats",
-        fmt,
-        str(model_file),
-        str(folder),
-        str(check_file),
-        str(limit or 0),
-    ]
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
+    args = [fmt, str(model_file), str(folder), str(check_file), str(limit or 0)]
+    log = check_file.parent / f"{fmt}.log"
+    names = {f.name for f in fields(FormatReport)}
+    with Child(
+        "model_zoo.finetune.formats", args, env=child_env(TF_CPP_MIN_LOG_LEVEL="3"), log=log
+    ) as child:
+        reports = [
+            FormatReport(**{k: v for k, v in m.items() if k in names})
+            for m in child.messages(deadline=time.monotonic() + timeout)
+            if m.get("format")
+        ]
+    code = child.wait()
+    if child.timed_out:
         return [FormatReport(fmt, error=f"conversion took over {timeout:.0f} s and was ended")]
-    reports = []
-    for line in proc.stdout.splitlines():
-        try:
-            data = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(data, dict) and data.get("format"):
-            reports.append(FormatReport(**data))
     if reports:
         return reports
-    tail = proc.stderr.strip().splitlines()
-    memory = proc.returncode < 0 or any(
-        s in proc.stderr for s in ("MemoryError", "bad_alloc", "Cannot allocate memory")
-    )
-    if memory and limit:
-        why = f"ran out of memory (limit {limit / 1e9:g} GB, {MEMORY_VAR})"
+    tail = child.tail()
+    if limit and ran_out_of_memory(code, limit, tail):
+        return [_out_of_memory(fmt, limit)]
+    if code < 0:
+        why = f"the process {exit_text(code)}"
     else:
-        why = (tail[-1] if tail else f"exit status {proc.returncode}")[:300]
+        lines = tail.strip().splitlines()
+        why = (lines[-1] if lines else f"exit status {code}")[:300]
     return [FormatReport(fmt, error=f"conversion failed: {why}")]
+
+
+def _out_of_memory(fmt: str, limit: int | None) -> FormatReport:
+    """The same line however running out shows (an error in the child, or its death)."""
+    within = f" (limit {limit / 1e9:g} GB, {MEMORY_VAR})" if limit else ""
+    return FormatReport(fmt, error=f"conversion failed: ran out of memory{within}")
 
 
 # --- the child process ------------------------------------------------------------------
@@ -264,18 +259,17 @@ def _child(fmt: str, model_file: Path, folder: Path, check: np.ndarray) -> list[
 
 def main(argv: list[str]) -> int:
     fmt, model_file, folder, check_file, limit = argv
-    if int(limit):  # before TensorFlow reserves anything
-        resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
+    start_child(int(limit) or None)  # the limit before TensorFlow reserves anything
     check = np.load(check_file)
     out = sys.stdout
     sys.stdout = sys.stderr  # converters' chatter stays off the report
     try:
         reports = _child(fmt, Path(model_file), Path(folder), check)
-    except MemoryError:
-        reports = [FormatReport(fmt, error="conversion ran out of memory")]
     except Exception as err:  # any converter's failure: one line for the report
-        text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        reports = [FormatReport(fmt, error=f"{type(err).__name__}: {text}"[:300])]
+        if is_memory_error(err, int(limit)):
+            reports = [_out_of_memory(fmt, int(limit) or None)]
+        else:
+            reports = [FormatReport(fmt, error=f"conversion failed: {error_line(err)}")]
     for report in reports:
         out.write(json.dumps(asdict(report)) + "\n")
     out.flush()

@@ -9,12 +9,11 @@ pages poll ``TrainingJob.snapshot()``; nothing here knows about Streamlit.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -24,19 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
+from model_zoo.children import Child, exit_text, memory_limit_from_env, ran_out_of_memory
 from model_zoo.datasets import Dataset
 from model_zoo.finetune.evaluation import TrainResult
 from model_zoo.finetune.events import EpochLog, JobState, Progress
 from model_zoo.finetune.leaderboard import Row, ranked
 from model_zoo.finetune.resources import ResourceMonitor, Sample
 from model_zoo.finetune.settings import TrainConfig
-from model_zoo.finetune.worker import (
-    MEMORY_SIGNS,
-    RESULT_DIR,
-    load_result,
-    row_folder,
-    write_request,
-)
+from model_zoo.finetune.worker import RESULT_DIR, load_result, row_folder, write_request
 from model_zoo.weights import WeightsSource
 
 log = logging.getLogger(__name__)
@@ -48,6 +44,7 @@ DEFAULT_MEMORY_GB = 10.0
 # After Stop (or the time limit) a run gets this long to save its best weights and exit.
 STOP_GRACE_SECONDS = 60.0
 OPEN_ROWS = 2  # a leaderboard's results held in memory at once (each holds a whole model)
+WORKER_MODULE = "model_zoo.finetune.worker"  # the child's module (tests put a faulty one here)
 
 
 def _int_env(name: str, default: int) -> int:
@@ -60,11 +57,7 @@ def _int_env(name: str, default: int) -> int:
 def default_memory_limit() -> int | None:
     """The training process's address-space limit in bytes (``$MODEL_ZOO_TRAIN_MEMORY_GB``,
     default 10; 0 means none)."""
-    try:
-        gigabytes = float(os.environ.get(MEMORY_VAR, DEFAULT_MEMORY_GB))
-    except ValueError:
-        gigabytes = DEFAULT_MEMORY_GB
-    return int(gigabytes * 1e9) if gigabytes > 0 else None
+    return memory_limit_from_env(MEMORY_VAR, DEFAULT_MEMORY_GB)
 
 
 # Server-wide: every session of the process shares these slots.
@@ -111,7 +104,8 @@ class TrainingJob:
     _result: TrainResult | None = None
     _error: str | None = None
     _cancelled: str | None = None
-    _process: subprocess.Popen | None = None
+    _child: Child | None = None
+    _timers: list[threading.Timer] = field(default_factory=list)
     _thread: threading.Thread | None = None
     _run_dir: Path | None = None
     _rows: list[Row] = field(default_factory=list)
@@ -180,40 +174,25 @@ class TrainingJob:
             self.memory_limit,
             self.grid,
         )
-        package_parent = str(Path(__file__).resolve().parents[1])
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(
-                filter(None, [package_parent, os.environ.get("PYTHONPATH")])
-            ),
-            "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
-        }
-        with open(self._run_dir / "worker.log", "wb") as stderr:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "model_zoo.finetune.worker", str(self._run_dir)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=env,
-                text=True,
-                start_new_session=True,  # a Ctrl-C meant for the server is not the run's
-            )
-        self._monitor = ResourceMonitor(self._process.pid).start()
+        self._child = Child(WORKER_MODULE, [str(self._run_dir)], log=self._run_dir / "worker.log")
+        self._monitor = ResourceMonitor(self._child.pid).start()
         self._thread = threading.Thread(target=self._watch, name="model-zoo-training", daemon=True)
         self._thread.start()
 
+    @property
+    def _process(self) -> subprocess.Popen | None:
+        """The training process (its ``returncode`` once the job has ended)."""
+        return self._child.process if self._child is not None else None
+
     def _watch(self) -> None:
-        """Reads the child's reports until it ends, then settles the job's state."""
-        assert self._process is not None and self._process.stdout is not None
-        timer = None
-        if self.time_limit:  # the limit presses Stop, then ends the process if it must
-            timer = threading.Timer(self.time_limit, self._time_up)
-            timer.daemon = True
-            timer.start()
+        """Reads the child's reports until it exits, then settles the job's state."""
+        assert self._child is not None
+        if self.time_limit:  # the limit presses Stop, which ends the process if it must
+            self._after(self.time_limit, self._time_up)
         final: dict[str, Any] = {}
         try:
-            for line in self._process.stdout:
-                message = _parse(line)
+            # By the child's exit, not by end-of-file: a copy it forked may hold the pipe.
+            for message in self._child.messages():
                 if message.get("type") == "progress":
                     self._set(progress=Progress(**_fields(message, Progress)))
                 elif message.get("type") == "epoch":
@@ -225,14 +204,16 @@ class TrainingJob:
                         self._rows.append(row)
                 elif message.get("type") in ("done", "stopped", "error"):
                     final = message
-            code = self._process.wait()
-            self._settle(final, code)
+            self._settle(final, self._child.wait())
         except Exception as err:  # loading the result, or a broken pipe: one line, logged
             log.exception("training job failed")
             self._finish("failed", f"Training failed: {type(err).__name__}: {err}")
         finally:
-            if timer is not None:
-                timer.cancel()
+            self._child.kill()  # nothing it started outlives the job, whatever happened here
+            self._child.wait()
+            with self._lock:
+                for timer in self._timers:
+                    timer.cancel()
             if self._monitor is not None:
                 self._monitor.stop()
             _SLOTS.release()
@@ -258,18 +239,17 @@ class TrainingJob:
         elif kind == "error":
             self._finish("failed", self._out_of_memory())
         else:
-            tail = self._log_tail()
+            tail = self._child.tail() if self._child is not None else ""
             log.warning("training process ended with status %s:\n%s", code, tail[-3000:])
             # Under an address-space limit, TensorFlow meets a failed allocation with a crash
-            # (SIGSEGV or SIGABRT) as often as with an error it can report.
-            crashed = code < 0 and self.memory_limit is not None
-            if kind == "error" or crashed or any(sign in tail for sign in MEMORY_SIGNS):
+            # (SIGSEGV, SIGBUS or SIGABRT) as often as with an error it can report.
+            if ran_out_of_memory(code, self.memory_limit, tail):
                 self._finish("failed", self._out_of_memory())
+            elif code == -signal.SIGKILL:
+                self._finish("failed", f"Training {exit_text(code)}; the server is fine.")
             else:
                 self._finish(
-                    "failed",
-                    f"The training process ended unexpectedly (exit status {code}); the "
-                    "server log has its last lines.",
+                    "failed", f"Training {exit_text(code)}; the server log has its last lines."
                 )
 
     def _out_of_memory(self) -> str:
@@ -279,18 +259,26 @@ class TrainingJob:
             "server is fine. Try a smaller image size or batch size, or fewer images."
         )
 
-    def _log_tail(self) -> str:
-        assert self._run_dir is not None
-        try:
-            return (self._run_dir / "worker.log").read_bytes()[-20_000:].decode(errors="replace")
-        except OSError:
-            return ""
+    def _after(self, seconds: float, action: Any) -> None:
+        """Runs ``action`` in ``seconds`` unless the job has ended by then."""
+        timer = threading.Timer(seconds, action)
+        timer.daemon = True
+        with self._lock:
+            self._timers.append(timer)
+        timer.start()
 
     def _time_up(self) -> None:
-        self.stop()
-        killer = threading.Timer(STOP_GRACE_SECONDS, self._kill)
-        killer.daemon = True
-        killer.start()
+        if self._child is not None and self._child.alive():  # not when it has ended already
+            self.stop()
+
+    def _overdue(self) -> None:
+        """Stop's grace time has run out: the run is ended, keeping nothing."""
+        if self._child is not None and self._child.alive():
+            self._cancelled = (
+                f"Stopped: the run did not end within {STOP_GRACE_SECONDS:.0f} s of Stop, so "
+                "it was ended; nothing was kept."
+            )
+            self._kill()
 
     def _set(self, progress: Progress) -> None:
         with self._lock:
@@ -301,15 +289,14 @@ class TrainingJob:
             self._state, self._error = state, error
 
     def stop(self) -> None:
-        """Asks training to end within one batch, keeping the best weights so far."""
+        """Asks training to end within one batch, keeping the best weights so far; if it
+        has not ended ``STOP_GRACE_SECONDS`` later, it is ended."""
+        if self._stop.is_set():
+            return  # pressed already: its grace time runs
         self._stop.set()
-        process = self._process
-        if process is not None and process.poll() is None and process.stdin is not None:
-            try:
-                process.stdin.write("stop\n")
-                process.stdin.flush()
-            except (OSError, ValueError):  # it is ending already
-                pass
+        if self._child is not None and self._child.alive():
+            self._child.send("stop")
+            self._after(STOP_GRACE_SECONDS, self._overdue)
 
     def cancel(self, reason: str) -> None:
         """Ends the run at once, keeping nothing (its page was closed)."""
@@ -318,9 +305,8 @@ class TrainingJob:
         self._kill()
 
     def _kill(self) -> None:
-        process = self._process
-        if process is not None and process.poll() is None:
-            process.kill()
+        if self._child is not None:
+            self._child.kill()  # the whole process group, forked copies included
 
     def join(self, timeout: float | None = None) -> bool:
         """Waits for the run to end; True when it has."""
@@ -393,9 +379,23 @@ def sweep_job_folders(parent: Path | None = None) -> list[Path]:
                 continue
         if owner is not None and _alive(owner):
             continue
+        _end_processes_in(folder)
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed
+
+
+def _end_processes_in(folder: Path) -> None:
+    """Kills what a killed server's runs left behind: this user's processes whose command
+    line names a path inside ``folder`` (a worker, or a copy one of its threads forked)."""
+    prefix = str(folder) + os.sep
+    for process in psutil.process_iter(["cmdline", "uids"]):
+        try:
+            mine = process.info["uids"] is not None and process.info["uids"].real == os.getuid()
+            if mine and any(arg.startswith(prefix) for arg in process.info["cmdline"] or ()):
+                process.kill()
+        except (psutil.Error, OSError):
+            continue
 
 
 def _alive(pid: int) -> bool:
@@ -406,14 +406,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process
         return True
     return True
-
-
-def _parse(line: str) -> dict[str, Any]:
-    try:
-        message = json.loads(line)
-    except ValueError:
-        return {}
-    return message if isinstance(message, dict) else {}
 
 
 def _fields(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import sys
 import threading
 from dataclasses import asdict
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from model_zoo.children import error_line, is_memory_error, start_child
 from model_zoo.datasets import Dataset
 from model_zoo.finetune.evaluation import ClassReport, Evaluation, TrainResult
 from model_zoo.finetune.events import EpochLog, Progress
@@ -32,16 +32,6 @@ REQUEST_FILE = "request.json"
 RESULT_DIR = "result"
 ROWS_DIR = "rows"  # a leaderboard's results, one folder per combination (``row_folder``)
 MODEL_FILE = "model.keras"
-# Words in a dying process's last lines that mean it ran out of memory.
-MEMORY_SIGNS = (
-    "MemoryError",
-    "bad_alloc",
-    "Cannot allocate memory",
-    "ResourceExhausted",
-    "OOM when allocating",
-    "out of memory",
-    "failed to map segment",  # a shared library that no longer fits under the limit
-)
 
 
 def write_request(
@@ -166,26 +156,17 @@ def _emit(out: Any, kind: str, **payload: Any) -> None:
     out.flush()
 
 
-def _watch_stdin(stop: threading.Event) -> None:
-    for line in sys.stdin:
-        if line.strip() == "stop":
-            stop.set()
-    stop.set()  # the parent is gone: nobody wants the result
-
-
 def main(argv: list[str]) -> int:
     """Runs one training request; returns the exit status."""
     run_dir = Path(argv[0])
     request = json.loads((run_dir / REQUEST_FILE).read_text())
-    limit = request.get("memory_limit")
-    if limit:  # before TensorFlow reserves anything
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    out = sys.stdout
     stop = threading.Event()
-    threading.Thread(target=_watch_stdin, args=(stop,), daemon=True).start()
+    # The limit before TensorFlow reserves anything; "stop" on stdin presses Stop, and the
+    # parent's end (stdin closed) ends this process: nobody wants the result.
+    start_child(request.get("memory_limit"), lambda line: stop.set() if line == "stop" else None)
+    out = sys.stdout
 
     from model_zoo.finetune.settings import TrainingStopped
-    from model_zoo.finetune.training import train, train_grid
     from model_zoo.weights import MissingWeightsError, weights_source
 
     def on_progress(progress: Progress) -> None:
@@ -204,6 +185,8 @@ def main(argv: list[str]) -> int:
     stopped = False
     try:
         with contextlib.redirect_stdout(sys.stderr):  # Keras' own chatter stays off the pipe
+            from model_zoo.finetune.training import train, train_grid  # may not fit the limit
+
             if request.get("grid"):
                 backbones, heads = request["grid"]
                 rows = train_grid(
@@ -237,13 +220,9 @@ def main(argv: list[str]) -> int:
     except (MissingWeightsError, ValueError) as err:
         _emit(out, "error", message=str(err))
         return 0
-    except MemoryError:
-        _emit(out, "error", message="out of memory", memory=True)
-        return 0
-    except Exception as err:
-        memory = any(sign in f"{type(err).__name__} {err}" for sign in MEMORY_SIGNS)
-        text = str(err).splitlines()[0] if str(err) else ""
-        _emit(out, "error", message=f"{type(err).__name__}: {text}"[:300], memory=memory)
+    except Exception as err:  # MemoryError too
+        memory = is_memory_error(err, request.get("memory_limit"))
+        _emit(out, "error", message=error_line(err), memory=memory)
         return 0
     _emit(out, "done", stopped=stopped)
     return 0
