@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import os
 import signal
 import sys
 import threading
@@ -36,11 +37,12 @@ from model_zoo.finetune.export import DEFAULT_THRESHOLD
 from model_zoo.finetune.formats import parse_formats
 from model_zoo.finetune.jobs import new_job_folder
 from model_zoo.finetune.settings import HEADS, TrainConfig
-from model_zoo.images import DISPLAY_SIDE, RESIZE_MODES, ImageError, load_image
+from model_zoo.images import DISPLAY_SIDE, MAX_BYTES, RESIZE_MODES, ImageError, load_image
 from model_zoo.labels import class_index as class_index_of
 from model_zoo.labels import pretty_label
 from model_zoo.registry import MODELS, get_spec, parse_model_list
 from model_zoo.runtime import only_our_own_stderr
+from model_zoo.untrusted import UntrustedFileError, read_regular
 from model_zoo.weights import ENV_VAR, MissingWeightsError, weights_source
 
 EXIT_BAD_INPUT = 2
@@ -215,11 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _read_images(paths: Sequence[str]) -> list:
     images = []
     for name in paths:
-        path = Path(name)
         try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise UsageError(f"{name}: cannot read the file ({err.strerror or err})") from None
+            data = read_regular(Path(name), MAX_BYTES)
+        except UntrustedFileError as err:
+            raise UsageError(str(err)) from None
         try:
             images.append(load_image(data, max_side=DISPLAY_SIDE))
         except ImageError as err:
@@ -267,6 +268,8 @@ def _predict(args: argparse.Namespace) -> int:
     source = Path(args.model)
     if not source.exists():
         raise UsageError(f"{source}: no such file or folder")
+    if args.csv:
+        _output_path(args.csv, "--csv")
     photos = _photos(args.inputs)
     with new_job_folder() as job:
         try:
@@ -283,10 +286,13 @@ def _predict(args: argparse.Namespace) -> int:
 def _classify(args: argparse.Namespace) -> int:
     try:
         names = parse_model_list(args.models)
+        _say_if_trimmed("--models", args.models)
         source = weights_source(args.weights)
         settings = engine_settings(args.engine, args.precision)
     except ValueError as err:
         raise UsageError(str(err)) from None
+    if args.csv:
+        _output_path(args.csv, "--csv")
     images = [] if args.csv else _read_images(args.images)
 
     from model_zoo.inference import compare, load_classifiers
@@ -413,10 +419,44 @@ def _config(args: argparse.Namespace, **extra: object) -> TrainConfig:
         raise UsageError(str(err)) from None
 
 
+def _say_if_trimmed(flag: str, value: str) -> None:
+    """Names are read trimmed and lower-cased; a list that needed it is said back."""
+    read = ",".join(part.strip().lower() for part in value.split(","))
+    if read != value:
+        print(f"note: {flag} {value!r} read as {read!r}", file=sys.stderr)
+
+
 def _out_folder(value: str) -> Path:
+    return _output_path(value, "--out", folder=True)
+
+
+def _output_path(value: str, flag: str, *, folder: bool = False) -> Path:
+    """An output the user named, checked before any work: a folder (made later, with its
+    parents) or a file in an existing folder, somewhere this process may write."""
     out = Path(value)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder")
+    if out.is_dir() != folder and out.exists():
+        kind = "is not a folder" if folder else "is a folder, not a file"
+        raise UsageError(f"{flag} {out} {kind}")
+    if out.exists():
+        return out
+    if folder:  # made later, with its parents
+        anchor = next(p for p in out.parents if p.exists())
+    elif not out.parent.exists():
+        raise UsageError(f"{flag} {out}: the folder {out.parent} does not exist")
+    else:
+        anchor = out.parent
+    if not anchor.is_dir():
+        raise UsageError(f"{flag} {out}: {anchor} is not a folder")
+    if not os.access(anchor, os.W_OK):
+        raise UsageError(f"{flag} {out}: cannot write in {anchor}")
+    return out
+    parent = next(p for p in out.parents if p.exists())
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {out}: {parent} is not a folder")
+    if not folder and parent != out.parent.resolve() and parent != out.parent:
+        raise UsageError(f"{flag} {out}: the folder {out.parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"{flag} {out}: cannot write in {parent}")
     return out
 
 
@@ -534,6 +574,8 @@ def _leaderboard(args: argparse.Namespace) -> int:
     try:
         backbones = parse_choice(args.backbones, list(MODELS), "backbone")
         heads = parse_choice(args.heads, list(HEADS), "head")
+        _say_if_trimmed("--backbones", args.backbones)
+        _say_if_trimmed("--heads", args.heads)
         source = weights_source(args.weights)
     except ValueError as err:
         raise UsageError(str(err)) from None

@@ -25,6 +25,7 @@ from PIL import Image
 from model_zoo.children import error_line
 from model_zoo.images import IMAGE_EXTENSIONS, MAX_BYTES, ImageError, decoded_pixels, load_image
 from model_zoo.limits import MAX_UPLOAD_MB, MB, size_text
+from model_zoo.untrusted import UntrustedFileError, read_regular, regular_file
 
 IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
 IGNORED_DIRS = {"__macosx"}
@@ -258,7 +259,7 @@ def extract_dataset(
 
 
 def _open_archive(source: bytes | Path, limits: DatasetLimits) -> zipfile.ZipFile:
-    data = source.read_bytes() if isinstance(source, Path) else source
+    data = _read_zip_file(source, limits) if isinstance(source, Path) else source
     if not data:
         raise DatasetError("the file is empty")
     if len(data) > limits.max_zip_bytes:
@@ -274,6 +275,19 @@ def _open_archive(source: bytes | Path, limits: DatasetLimits) -> zipfile.ZipFil
         ) from None
     except Exception:
         raise DatasetError("not a zip file, or a truncated or damaged one") from None
+
+
+def _read_zip_file(path: Path, limits: DatasetLimits) -> bytes:
+    """A zip given as a path: a regular file (never a FIFO or a device), read under the cap."""
+    try:
+        size = regular_file(path).stat().st_size
+        if size > limits.max_zip_bytes:
+            raise DatasetError(
+                f"the zip is {size_text(size)}; the limit is {size_text(limits.max_zip_bytes)}"
+            )
+        return read_regular(path, limits.max_zip_bytes)
+    except UntrustedFileError as err:
+        raise DatasetError(str(err)) from None
 
 
 def zip_photos(

@@ -101,9 +101,18 @@ def engine_settings(engine: str | None = None, precision: str | None = None) -> 
     )
 
 
+def without_telemetry() -> None:
+    """Keeps OpenVINO's converter from writing its telemetry files (``~/intel``: a shared or
+    read-only home on a Space, outside this app's folders) and from sending anything. Its
+    converter falls back to a stub when ``openvino_telemetry`` cannot be imported."""
+    sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+    sys.modules.setdefault("openvino_telemetry.backend", None)  # type: ignore[arg-type]
+
+
 @cache
 def openvino_core() -> Any | None:
     """The process's one OpenVINO ``Core``, or None where OpenVINO is not installed."""
+    without_telemetry()
     try:
         import openvino as ov
     except ImportError:
@@ -299,6 +308,7 @@ def save_ir(concrete_function: Any, folder: Path, precision: Precision) -> Path:
     Returns:
         The path of the IR's ``.xml`` file.
     """
+    without_telemetry()
     import openvino as ov
 
     ir = ov.convert_model(concrete_function)

@@ -8,11 +8,6 @@ mode. Anything else is refused with one line.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,30 +15,16 @@ from typing import Any
 
 import numpy as np
 
+from model_zoo.artifact import LABELS_FILE, ExportError, read_export
 from model_zoo.children import error_line
 from model_zoo.datasets import STORED_SIDE, DatasetError, zip_photos
-from model_zoo.images import IMAGE_EXTENSIONS, ImageError, load_image, resize
+from model_zoo.images import IMAGE_EXTENSIONS, MAX_BYTES, ImageError, load_image, resize
+from model_zoo.untrusted import UntrustedFileError, read_regular, to_csv
 
-EXPORTED_BY = "model-zoo"
-MODEL_FILE, LABELS_FILE = "model.keras", "labels.json"
-MAX_MODEL_BYTES = 2 * 1024**3
 BATCH = 32
 
 Photo = tuple[str, np.ndarray | None, str]  # (name, image or None, why it is unusable)
 ProgressFn = Callable[[int, int], None]
-
-
-class ExportError(ValueError):
-    """Not a model this app exported, or a damaged or altered one."""
-
-
-def model_digest(path: Path) -> str:
-    """SHA-256 of a model file, as ``labels.json`` records it."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -93,44 +74,17 @@ class Exported:
 
 
 def load_export(source: Path, workdir: Path) -> Exported:
-    """Loads an export folder or zip written by this app (``export.write_export``).
+    """Loads an export folder or zip written by this app (``export.write_export``), checked
+    by ``artifact.read_export`` first; the model loads in safe mode and must fit its labels.
 
     Args:
         source: The export's folder, or its zip.
-        workdir: A temporary folder of the caller's: a zip's two files are copied there.
+        workdir: A temporary folder of the caller's: a zip's model is copied there.
 
     Raises:
         ExportError: not an export of this app, altered, or damaged (one line).
     """
-    if source.is_dir():
-        folder = source
-    elif zipfile.is_zipfile(source):
-        folder = workdir
-        try:
-            with zipfile.ZipFile(source) as zf:
-                names = set(zf.namelist())
-                for name in (MODEL_FILE, LABELS_FILE):
-                    if name not in names:
-                        raise ExportError(f"{source.name}: no {name} in the zip")
-                    if zf.getinfo(name).file_size > MAX_MODEL_BYTES:
-                        raise ExportError(f"{source.name}: {name} is too large")
-                    (workdir / name).write_bytes(zf.read(name))
-        except (zipfile.BadZipFile, OSError, RuntimeError) as err:
-            raise ExportError(f"{source.name}: the zip is damaged ({err})") from None
-    else:
-        raise ExportError(f"{source}: not an export folder or zip")
-    try:
-        labels = json.loads((folder / LABELS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise ExportError(f"{source}: no readable {LABELS_FILE}: not a Model Zoo export") from None
-    if not isinstance(labels, dict) or labels.get("exported_by") != EXPORTED_BY:
-        raise ExportError(f"{source}: {LABELS_FILE} does not name Model Zoo: refused")
-    model_file = folder / MODEL_FILE
-    if not model_file.is_file() or model_digest(model_file) != labels.get("model_sha256"):
-        raise ExportError(
-            f"{source}: {MODEL_FILE} does not match the checksum in {LABELS_FILE} "
-            "(altered or damaged): refused"
-        )
+    labels, model_file = read_export(source, workdir)
     from model_zoo import runtime
 
     try:
@@ -138,43 +92,49 @@ def load_export(source: Path, workdir: Path) -> Exported:
     except Exception as err:  # a file that matches its checksum but still will not load
         text = error_line(err, with_type=False, limit=200)
         raise ExportError(f"{source}: the model does not load ({text})") from None
+    labels.check_model(model, f"{source.name}: {LABELS_FILE}")
     return Exported(
         model,
-        tuple(labels["classes"]),
-        int(labels["input_size"]),
-        float(labels.get("temperature", 1.0)),
-        float(labels.get("threshold", 0.0)),
-        digest=str(labels["model_sha256"]),
+        labels.classes,
+        labels.input_size,
+        labels.temperature,
+        labels.threshold,
+        digest=labels.model_sha256,
     )
 
 
 def gather_photos(inputs: Sequence[Path]) -> Iterator[Photo]:
     """Photos from image files, folders (their image files, recursively, sorted) and zips
-    (``datasets.zip_photos``); an unreadable one comes as ``(name, None, why)``.
+    (``datasets.zip_photos``); an unreadable one comes as ``(name, None, why)``. Only regular
+    files are read, and in a folder only those that stay inside it.
 
     Raises:
         DatasetError: a zip is refused.
     """
     for path in inputs:
         if path.is_dir():
-            files = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-            )
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
             for file in files:
-                yield _read(file, str(file.relative_to(path.parent)))
+                if not file.is_dir():
+                    yield _read(file, str(file.relative_to(path.parent)), within=path)
         elif path.suffix.lower() == ".zip":
             yield from ((f"{path.name}/{n}", im, why) for n, im, why in zip_photos(path))
         else:
             yield _read(path, str(path))
 
 
-def _read(path: Path, name: str) -> Photo:
+def _read(path: Path, name: str, within: Path | None = None) -> Photo:
     try:
-        return name, load_image(path.read_bytes(), max_side=STORED_SIDE), ""
-    except ImageError as err:
-        return name, None, str(err)
-    except OSError as err:
-        return name, None, f"cannot read the file ({err.strerror or err})"
+        data = read_regular(path, MAX_BYTES, within=within)
+        return name, load_image(data, max_side=STORED_SIDE), ""
+    except (ImageError, UntrustedFileError) as err:
+        return name, None, _without_path(str(err), path)
+
+
+def _without_path(message: str, path: Path) -> str:
+    """The reason alone: the row already names the file."""
+    prefix = f"{path}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message
 
 
 def _batches(photos: Iterable[Photo], size: int) -> Iterator[list[Photo]]:
@@ -234,26 +194,24 @@ def predict_photos(
 
 def rows_csv(rows: Sequence[PredictionRow]) -> str:
     """``predictions.csv``: file, top1 ("not sure" below the threshold), score, top5, error."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", "top1", "score", "top5", "not_sure", "error"])
+    lines: list[list[object]] = []
     for row in rows:
         if row.error:
-            writer.writerow([row.file, "", "", "", "", row.error])
+            lines.append([row.file, "", "", "", "", row.error])
             continue
         label, score = row.top[0]
         top5 = "; ".join(f"{c} {s:.4f}" for c, s in row.top)
-        writer.writerow(
+        lines.append(
             [
                 row.file,
                 "not sure" if row.not_sure else label,
-                f"{score:.4f}",
+                round(score, 4),
                 top5,
                 row.not_sure,
                 "",
             ]
         )
-    return out.getvalue()
+    return to_csv(["file", "top1", "score", "top5", "not_sure", "error"], lines)
 
 
 def classify_photos(
@@ -293,11 +251,7 @@ def classify_photos(
 
 def dict_rows_csv(rows: Sequence[dict[str, str]]) -> str:
     columns = [*list(dict.fromkeys(k for row in rows for k in row if k != "error")), "error"]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, columns, lineterminator="\n", restval="")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue()
+    return to_csv(columns, ([row.get(c, "") for c in columns] for row in rows))
 
 
 __all__ = [

@@ -7,7 +7,7 @@ CLI's argument checks and the UI without paying for TensorFlow's start-up.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
@@ -229,15 +229,32 @@ def get_spec(name: str) -> ModelSpec:
         raise ValueError(f"Unknown model {name!r}. Expected one of {sorted(MODELS)}.") from None
 
 
+def split_names(value: str | Sequence[str], what: str) -> list[str]:
+    """A comma-separated list (or a list) of names, trimmed and lower-cased; [] when there
+    is no name at all ("" or " , ").
+
+    Raises:
+        ValueError: an empty name beside others ("vgg16,,").
+    """
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    names = [part.strip().lower() for part in parts]
+    if not any(names):
+        return []
+    if not all(names):
+        raise ValueError(f"An empty {what} name in {value!r}: remove the extra comma.")
+    return names
+
+
 def parse_model_list(value: str) -> list[str]:
     """Parses ``"all"`` or a comma-separated list of registry names, keeping registry order.
 
     Raises:
-        ValueError: a name is not in the registry, or the list is empty.
+        ValueError: a name is not in the registry or empty (two commas), or the list is
+            empty.
     """
-    if value.strip().lower() == "all":
+    names = split_names(value, "model")
+    if names == ["all"]:
         return list(MODELS)
-    names = [part.strip().lower() for part in value.split(",") if part.strip()]
     if not names:
         raise ValueError(f"No model given. Expected 'all' or some of {sorted(MODELS)}.")
     for name in names:

@@ -11,6 +11,7 @@ from model_zoo.images import DISPLAY_SIDE, RESIZE_MODES, ImageError, load_image,
 from model_zoo.labels import pretty_label
 from model_zoo.loading import ModelState
 from model_zoo.registry import MODELS
+from model_zoo.untrusted import md
 from model_zoo.weights import where_to_put
 from ui.batch import imagenet_batch_panel
 from ui.common import page_setup, plural, short_name, show_readiness, state_text
@@ -101,7 +102,7 @@ for position, (name, read) in enumerate(inputs):
         photos.append(load_image(read(), max_side=DISPLAY_SIDE))
         names_ok.append(name)
     except ImageError as err:
-        st.warning(f"**{name}** skipped: {err}.")
+        st.warning(f"**{md(name)}** skipped: {md(err)}.")
 del inputs  # uploads are not kept past decoding
 
 if not photos and where != "A zip of many photos":

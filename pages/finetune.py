@@ -4,6 +4,7 @@ import streamlit as st
 
 from model_zoo.finetune.jobs import ServerBusy
 from model_zoo.limits import MAX_PHOTO_MB, MAX_UPLOAD_MB
+from model_zoo.untrusted import md
 from ui.common import page_setup
 from ui.finetune import current_run, prepare, start_run
 from ui.finetune_panels import (
@@ -42,7 +43,7 @@ if upload is None:
 prepared = prepare(upload.name, upload.getvalue())
 del upload  # the bytes are not kept past extraction
 if prepared.error:
-    st.error(f"**{prepared.name}** refused: {prepared.error}.")
+    st.error(f"**{md(prepared.name)}** refused: {md(prepared.error)}.")
     st.stop()
 dataset = prepared.dataset
 assert dataset is not None

@@ -71,7 +71,7 @@ def test_parse_model_list(text, expected):
     assert parse_model_list(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", ",", "vgg16,lenet"])
+@pytest.mark.parametrize("text", ["", ",", "vgg16,lenet", "vgg16,,", ",resnet50", "all,vgg16"])
 def test_parse_model_list_refuses(text):
     with pytest.raises(ValueError):
         parse_model_list(text)

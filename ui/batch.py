@@ -17,6 +17,7 @@ from model_zoo.predict import (
     predict_photos,
     rows_csv,
 )
+from model_zoo.untrusted import md
 
 
 def _upload(key: str) -> tuple[str, bytes] | None:
@@ -50,7 +51,7 @@ def finetuned_batch_panel(result: TrainResult, threshold: float) -> None:
     try:
         rows = predict_photos(exported, zip_photos(data), on_progress=_progress())
     except DatasetError as err:
-        st.error(f"**{name}** refused: {err}.")
+        st.error(f"**{md(name)}** refused: {md(err)}.")
         return
     st.dataframe(
         [
@@ -80,7 +81,7 @@ def imagenet_batch_panel(classifiers: Sequence) -> None:
     try:
         rows = classify_photos(classifiers, zip_photos(data), on_progress=_progress())
     except DatasetError as err:
-        st.error(f"**{name}** refused: {err}.")
+        st.error(f"**{md(name)}** refused: {md(err)}.")
         return
     st.dataframe(rows, hide_index=True, key="imagenet_batch_table")
     _download(dict_rows_csv(rows), "imagenet_batch_csv")

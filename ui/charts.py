@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
 from model_zoo.labels import ClassScore
+from model_zoo.untrusted import plotly_text
 
 # The label sits above its bar and the score at the bar's end, so neither crowds the other
 # in a fifth of a laptop screen beside the sidebar (about 170 px at 12 px type).
 MAX_LABEL = 26
+
+
+def chart_names(names: Iterable[str]) -> list[str]:
+    """Class names as Plotly text: its markup (``<a href>``, ``<br>``, entities) escaped."""
+    return [plotly_text(n) for n in names]
 
 
 def _short(label: str) -> str:
@@ -21,7 +27,7 @@ def _short(label: str) -> str:
 def topk_figure(top: Sequence[ClassScore], color: str = "#1f77b4", height: int = 250) -> go.Figure:
     """Horizontal bars of a top-k list, best on top; each label and score sits above its bar
     (axis labels would be clipped in five narrow columns)."""
-    full = [c.pretty for c in top][::-1]
+    full = [c.pretty for c in top][::-1]  # a fine-tuned model's names are a visitor's: escaped
     scores = [c.score * 100 for c in top][::-1]
     rows = list(range(len(full)))
     fig = go.Figure(
@@ -31,7 +37,7 @@ def topk_figure(top: Sequence[ClassScore], color: str = "#1f77b4", height: int =
             # and a categorical axis would merge their bars.
             y=rows,
             width=0.4,
-            customdata=full,
+            customdata=chart_names(full),
             orientation="h",
             marker_color=color,
             hovertemplate="%{customdata}: %{x:.2f}%<extra></extra>",
@@ -51,7 +57,7 @@ def topk_figure(top: Sequence[ClassScore], color: str = "#1f77b4", height: int =
             yanchor="bottom",
             showarrow=False,
             font=dict(size=12),
-            text=_short(label),
+            text=plotly_text(_short(label)),
         )
     fig.update_layout(
         height=height,
@@ -67,7 +73,7 @@ def counts_figure(counts: dict[str, int], height: int = 260) -> go.Figure:
     """Images per class, as bars."""
     fig = go.Figure(
         go.Bar(
-            x=list(counts),
+            x=chart_names(counts),
             y=list(counts.values()),
             marker_color="#e8590c",
             text=list(counts.values()),
@@ -124,7 +130,7 @@ def confusion_figure(confusion, classes: Sequence[str], height: int = 420) -> go
     """Confusion-matrix heatmap: right answers (the diagonal) in green, mistakes in red, so
     errors stand out; an invisible marker per cell makes cells clickable."""
     n = len(classes)
-    names = list(classes)
+    names = chart_names(classes)  # what a selected point's "x" and "y" hold
     counts = np.asarray(confusion)
     diagonal = np.eye(n, dtype=bool)
     peak = max(int(counts.max()), 1)

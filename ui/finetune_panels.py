@@ -26,9 +26,11 @@ from model_zoo.finetune.settings import HEADS, TrainConfig
 from model_zoo.images import DISPLAY_SIDE, ImageError, load_image
 from model_zoo.labels import ClassScore
 from model_zoo.registry import MODELS
+from model_zoo.untrusted import md
 from ui.batch import finetuned_batch_panel
 from ui.charts import (
     abstention_figure,
+    chart_names,
     confusion_figure,
     counts_figure,
     history_figure,
@@ -50,7 +52,7 @@ def data_summary(dataset: Dataset, name: str) -> None:
     st.subheader("Your data")
     left, right = st.columns([2, 3])
     with left:
-        st.markdown(f"**{len(dataset.classes)} classes, {dataset.size} images** from `{name}`")
+        st.markdown(f"**{len(dataset.classes)} classes, {dataset.size} images** from {md(name)}")
         st.plotly_chart(
             counts_figure(dataset.counts), key="counts", config={"displayModeBar": False}
         )
@@ -67,7 +69,7 @@ def data_summary(dataset: Dataset, name: str) -> None:
                 )
     with right:
         for name, files in zip(dataset.classes, dataset.files, strict=True):
-            st.markdown(f"**{name}** · {len(files)} images")
+            st.markdown(f"**{md(name)}** · {len(files)} images")
             st.image([str(p) for p in files[:6]], width=72)
 
 
@@ -445,10 +447,11 @@ def show_results(result: TrainResult) -> None:
             selection_mode="points",
         )
         points = selected_points(event)
+        names = chart_names(result.classes)  # the figure's (escaped) axis values
         cells = [
-            (result.classes.index(p["y"]), result.classes.index(p["x"]))
+            (names.index(p["y"]), names.index(p["x"]))
             for p in points
-            if p.get("x") in result.classes and p.get("y") in result.classes
+            if p.get("x") in names and p.get("y") in names
         ]
         options = [
             (i, j)
@@ -501,8 +504,8 @@ def show_results(result: TrainResult) -> None:
             [ev.thumbnails[i] for i in mistakes],
             width=110,
             caption=[
-                f"said {result.classes[pred[i]]} ({ev.probabilities[i, pred[i]]:.0%}), "
-                f"is {result.classes[ev.labels[i]]}"
+                f"said {md(result.classes[pred[i]])} ({ev.probabilities[i, pred[i]]:.0%}), "
+                f"is {md(result.classes[ev.labels[i]])}"
                 for i in mistakes
             ],
         )
@@ -517,7 +520,7 @@ def show_results(result: TrainResult) -> None:
         try:
             image = load_image(photo.getvalue(), max_side=DISPLAY_SIDE)
         except ImageError as err:
-            st.warning(f"**{photo.name}**: {err}.")
+            st.warning(f"**{md(photo.name)}**: {md(err)}.")
         else:
             why = explain_finetuned(result.model, image)  # its probabilities come along
             probs = calibrate(why.probabilities, ev.temperature)
@@ -526,16 +529,16 @@ def show_results(result: TrainResult) -> None:
             a.image(
                 overlay(image, why.heatmap),
                 width="stretch",
-                caption=f"why {result.classes[why.class_index]} (Grad-CAM)",
+                caption=f"why {md(result.classes[why.class_index])} (Grad-CAM)",
             )
             best = int(order[0])
             if probs[best] < threshold:
                 b.warning(
-                    f"**Not sure**: the best guess, {result.classes[best]}, has "
+                    f"**Not sure**: the best guess, {md(result.classes[best])}, has "
                     f"{probs[best]:.0%}, below your {threshold:.0%} threshold."
                 )
             else:
-                b.success(f"**{result.classes[best]}** ({probs[best]:.0%}, calibrated)")
+                b.success(f"**{md(result.classes[best])}** ({probs[best]:.0%}, calibrated)")
             b.plotly_chart(
                 topk_figure(
                     [ClassScore(result.classes[i], "", int(i), float(probs[i])) for i in order]
@@ -651,7 +654,7 @@ def precheck_panel(dataset: Dataset, random_weights: bool) -> None:
         )
         for a, b, label in check.collisions:
             st.warning(
-                f"**{a}** and **{b}** both look most like *{label}* to ImageNet: expect "
+                f"**{md(a)}** and **{md(b)}** both look most like *{label}* to ImageNet: expect "
                 "them to be confused; more (or more varied) images of each help."
             )
         if not check.collisions:

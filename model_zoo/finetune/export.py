@@ -14,14 +14,13 @@ from typing import Any
 import numpy as np
 
 from model_zoo import runtime
+from model_zoo.artifact import LABELS_FILE, MODEL_FILE, Labels, model_digest
 from model_zoo.finetune.evaluation import TrainResult
 from model_zoo.finetune.formats import FormatReport, export_formats
 from model_zoo.finetune.settings import HEADS
 from model_zoo.images import resize
-from model_zoo.predict import EXPORTED_BY, model_digest
+from model_zoo.untrusted import md
 
-MODEL_FILE = "model.keras"
-LABELS_FILE = "labels.json"
 CARD_FILE = "MODEL_CARD.md"
 METRICS_FILE = "metrics.json"
 
@@ -78,7 +77,7 @@ def model_card(
         else f"ImageNet weights ({result.weights})"
     )
     rows = "\n".join(
-        f"| {c.name} | {c.precision:.2f} | {c.recall:.2f} | {c.f1:.2f} | {c.support} |"
+        f"| {md(c.name)} | {c.precision:.2f} | {c.recall:.2f} | {c.f1:.2f} | {c.support} |"
         for c in ev.per_class
     )
     how = (
@@ -93,7 +92,7 @@ Created {result.created}.
 
 - **Backbone:** {spec.display_name}, {weights}.
 - **Head:** {HEADS[cfg.head]}.
-- **Classes ({len(result.classes)}):** {", ".join(result.classes)}.
+- **Classes ({len(result.classes)}):** {", ".join(md(c) for c in result.classes)}.
 - **Input:** RGB pixels 0–255, shape `(N, {cfg.size}, {cfg.size}, 3)`, float32. The
   {spec.preprocess_mode}-mode preprocessing of {spec.display_name} is inside the model.
 - **Training:** {len(result.history)} epochs, {how}; the weights kept are those of epoch
@@ -171,20 +170,17 @@ def write_export(
         if check is None or not len(check):  # an older result: the test thumbnails serve
             check = np.stack([resize(t, result.config.size) for t in result.evaluation.thumbnails])
         reports = export_formats(paths[0], folder, formats, check)
-    labels = {
-        "classes": list(result.classes),
-        "input_size": result.config.size,
-        "input": "RGB pixels 0-255, float32, preprocessing inside the model",
-        "backbone": result.config.backbone,
-        "head": result.config.head,
-        "temperature": result.evaluation.temperature,
-        "threshold": threshold,
-        "files": [MODEL_FILE, *(r.file for r in reports if r.ok)],
-        # What `model-zoo predict` checks before it loads the model.
-        "exported_by": EXPORTED_BY,
-        "model_sha256": model_digest(paths[0]),
-    }
-    paths[1].write_text(json.dumps(labels, ensure_ascii=False, indent=2), encoding="utf-8")
+    labels = Labels(
+        classes=tuple(result.classes),
+        input_size=result.config.size,
+        backbone=result.config.backbone,
+        head=result.config.head,
+        temperature=result.evaluation.temperature,
+        threshold=threshold,
+        model_sha256=model_digest(paths[0]),
+        files=(MODEL_FILE, *(r.file for r in reports if r.ok)),
+    )
+    paths[1].write_text(labels.to_json(), encoding="utf-8")
     paths[2].write_text(model_card(result, threshold, reports), encoding="utf-8")
     data = {**metrics(result, threshold), "formats": [asdict(r) for r in reports]}
     paths[3].write_text(json.dumps(data, indent=2), encoding="utf-8")

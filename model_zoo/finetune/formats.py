@@ -32,6 +32,7 @@ from model_zoo.children import (
     ran_out_of_memory,
     start_child,
 )
+from model_zoo.registry import split_names
 
 FORMATS: dict[str, str] = {  # short: they label the page's checkboxes
     "keras": "model.keras",
@@ -86,8 +87,7 @@ def parse_formats(value: str | Sequence[str]) -> list[str]:
     Raises:
         ValueError: an unknown format.
     """
-    names = value.split(",") if isinstance(value, str) else list(value)
-    names = [n.strip().lower() for n in names if n.strip()]
+    names = split_names(value, "format")
     if names == ["all"]:
         return list(FORMATS)
     for name in names:

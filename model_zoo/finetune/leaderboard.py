@@ -3,15 +3,14 @@ CSV. No Keras: ``training.train_grid`` runs the grid; the page and the CLI read 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from model_zoo import untrusted
 from model_zoo.finetune.calibration import wilson_interval
 from model_zoo.finetune.evaluation import TrainResult
 from model_zoo.finetune.settings import HEADS
-from model_zoo.registry import MODELS
+from model_zoo.registry import MODELS, split_names
 
 ROW_KEYS = (
     "backbone",
@@ -116,8 +115,7 @@ def parse_choice(value: str | Sequence[str], known: Sequence[str], what: str) ->
     Raises:
         ValueError: an unknown name, or none at all.
     """
-    names = value.split(",") if isinstance(value, str) else list(value)
-    names = [n.strip().lower() for n in names if n.strip()]
+    names = split_names(value, what)
     if names == ["all"]:
         return list(known)
     for name in names:
@@ -139,13 +137,11 @@ def parse_grid(backbones: str | Sequence[str], heads: str | Sequence[str]) -> li
 
 def to_csv(rows: Sequence[Row]) -> str:
     """The rows as CSV, one column per ``ROW_KEYS`` entry (the interval as two columns)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     header = ["rank", *ROW_KEYS[:3], "test_low", "test_high", *ROW_KEYS[4:], "test_images"]
-    writer.writerow([*header, "stopped"])
+    lines = []
     for rank, row in enumerate(rows, 1):
         d = row.to_dict()
         low, high = (round(x, 4) for x in row.test_interval)
         values = [d[k] for k in ROW_KEYS if k != "test_interval"]
-        writer.writerow([rank, *values[:3], low, high, *values[3:], d["test_images"], d["stopped"]])
-    return out.getvalue()
+        lines.append([rank, *values[:3], low, high, *values[3:], d["test_images"], d["stopped"]])
+    return untrusted.to_csv([*header, "stopped"], lines)

@@ -16,6 +16,7 @@ HEADS: dict[str, str] = {
 }
 MAX_EPOCHS = 100
 MAX_BATCH_SIZE = 256
+MAX_SEED = 2**32 - 1  # what NumPy and TensorFlow seeds accept
 FINE_TUNE_RATE_FACTOR = 0.1
 
 
@@ -99,6 +100,7 @@ class TrainConfig:
                 1 <= self.fine_tune_epochs <= MAX_EPOCHS,
                 f"fine-tune epochs must be 1..{MAX_EPOCHS}; got {self.fine_tune_epochs}",
             ),
+            (0 <= self.seed <= MAX_SEED, f"seed must be 0..{MAX_SEED}; got {self.seed}"),
             (
                 self.image_size == 0 or spec.min_input_size <= self.image_size <= spec.input_size,
                 f"image size for {spec.display_name} must be {size_range}; got {self.image_size}",
