@@ -119,22 +119,25 @@ class Labels:
             files=field.files("files"),
         )
 
-    def check_model(self, model: Any, source: str = LABELS_FILE) -> None:
-        """The loaded model must take ``input_size`` pixels and give one output per class.
+    def check_shapes(self, given: tuple[Any, ...], outputs: Any, source: str = LABELS_FILE) -> None:
+        """The model must take ``input_size`` pixels and give one output per class.
+
+        Args:
+            given: The model's input shape without the batch.
+            outputs: Its number of outputs.
 
         Raises:
             ExportError: it does not.
         """
-        outputs = tuple(model.output_shape)[-1]
         if outputs != len(self.classes):
             raise ExportError(
                 f"{source}: classes names {len(self.classes)} classes but the model has "
                 f"{outputs} outputs: refused"
             )
-        shape = tuple(model.input_shape)[1:]
-        if shape != (self.input_size, self.input_size, 3):
+        if tuple(given) != (self.input_size, self.input_size, 3):
             raise ExportError(
-                f"{source}: input_size is {self.input_size} but the model takes {shape}: refused"
+                f"{source}: input_size is {self.input_size} but the model takes "
+                f"{tuple(given)}: refused"
             )
 
 

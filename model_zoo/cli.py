@@ -22,7 +22,7 @@ from typing import NoReturn
 
 from PIL import Image
 
-from model_zoo.datasets import DatasetError, extract_dataset
+from model_zoo.datasets import DatasetError, DatasetLimits, extract_dataset
 from model_zoo.engine import (
     ENGINE_VAR,
     ENGINES,
@@ -462,9 +462,9 @@ def _output_path(value: str, flag: str, *, folder: bool = False) -> Path:
 
 def _read_zip(path: str) -> bytes:
     try:
-        return Path(path).read_bytes()
-    except OSError as err:
-        raise UsageError(f"{path}: cannot read the file ({err.strerror or err})") from None
+        return read_regular(Path(path), DatasetLimits().max_zip_bytes)
+    except UntrustedFileError as err:
+        raise UsageError(str(err)) from None
 
 
 @contextlib.contextmanager

@@ -133,7 +133,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def csv_cell(value: Any) -> Any:
     """A cell that a spreadsheet will not run: text starting with ``= + - @``, TAB or CR gets
-    a leading ``'`` (OWASP's rule for CSV injection). Numbers stay numbers."""
+    a leading ``'`` (OWASP's rule for CSV injection), and so does a negative number, which
+    would start with "-". Other numbers stay numbers."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        value = str(value)
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value

@@ -158,7 +158,7 @@ with st.spinner("Classifying…"):
 explain = ExplainSettings(explain_on, opacity, picked_class) if explain_on else ExplainSettings()
 if len(photos) == 1:
     left, _ = st.columns([1, 3])
-    left.image(thumbnail(photos[0], 320), caption=short_name(names_ok[0], 40))
+    left.image(thumbnail(photos[0], 320), caption=md(short_name(names_ok[0], 40)))
     show_comparison(results[0], photos[0], classifiers, explain, resize_mode)
 else:
     st.subheader(f"{len(photos)} photos: each model's first choice")
@@ -169,7 +169,7 @@ else:
         cell.markdown(f"**{classifier.spec.display_name}**")
     for i, (photo, result) in enumerate(zip(photos, results, strict=True)):
         row = st.columns(widths)
-        row[0].image(thumbnail(photo, 128), caption=short_name(names_ok[i], 16))
+        row[0].image(thumbnail(photo, 128), caption=md(short_name(names_ok[i], 16)))
         for cell, pred in zip(row[1:], result.predictions, strict=True):
             cell.markdown(f"{pred.top[0].pretty}  \n`{pred.top[0].score:.1%}`")
     st.divider()

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 os.environ["MODEL_ZOO_WEIGHTS"] = "random"
@@ -58,22 +59,28 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
-def colour_class_zip(per_class: int = 8, side: int = 40, classes: int = 3) -> bytes:
-    """A learnable zip: each class a different colour with noise, as JPEG files."""
+def colour_class_zip(
+    per_class: int = 8, side: int = 40, classes: int = 3, names: Sequence[str] = ()
+) -> bytes:
+    """A learnable zip: each class a different colour with noise, as JPEG files, in folders
+    ``class_a``, ``class_b``… (or ``names``)."""
     import zipfile
 
     rng = np.random.default_rng(0)
-    colours = [(200, 40, 40), (40, 200, 40), (40, 40, 200), (200, 200, 40)][:classes]
+    names = list(names) or [f"class_{'abcd'[c]}" for c in range(classes)]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        for c, colour in enumerate(colours):
+        for c, name in enumerate(names):
+            colour = rng.integers(30, 225, 3) if c >= 4 else _COLOURS[c]
             for i in range(per_class):
                 pixels = np.clip(rng.normal(colour, 40, (side, side, 3)), 0, 255)
                 zf.writestr(
-                    f"class_{'abc'[c]}/{i}.jpg",
-                    encode(Image.fromarray(pixels.astype(np.uint8)), "JPEG"),
+                    f"{name}/{i}.jpg", encode(Image.fromarray(pixels.astype(np.uint8)), "JPEG")
                 )
     return buf.getvalue()
+
+
+_COLOURS = [(200, 40, 40), (40, 200, 40), (40, 40, 200), (200, 200, 40)]
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +91,21 @@ def colour_dataset(tmp_path_factory):
 
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def export_dir(colour_dataset, tmp_path_factory):
+    """A fine-tuned export (ResNet50 + gap at 48 px, three classes, threshold 0.4)."""
+    from model_zoo.finetune.export import write_export
+    from model_zoo.finetune.settings import TrainConfig
+    from model_zoo.finetune.training import train
+    from model_zoo.weights import WeightsSource
+
+    config = TrainConfig(backbone="resnet50", head="gap", epochs=2, batch_size=8, image_size=48)
+    result = train(colour_dataset, config, WeightsSource("random"))
+    folder = tmp_path_factory.mktemp("export")
+    write_export(result, folder, threshold=0.4)
+    return folder
 
 
 def run_model_zoo(*args: str, **env: str) -> subprocess.CompletedProcess:

@@ -1,5 +1,7 @@
 """A real browser: the app served by ``streamlit run``, driven in headless Chromium."""
 
+import csv
+import io
 import os
 import re
 from pathlib import Path
@@ -227,5 +229,93 @@ def test_a_zip_over_25_mb_uploads_and_shows_the_summary(app_url, server_log, tmp
             assert "413" not in tail(server_log)
             assert page.locator("[data-testid='stException']").count() == 0
             page.screenshot(path=str(tmp_path / "large-zip.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+# Class and file names a visitor could give (folder names hold no "/" or "\\"): a tracking
+# pixel and a link to a host outside ("https:HOST" is a full address to a browser), HTML,
+# KaTeX, Streamlit's colour markup and emphasis, Plotly's markup.
+OUTSIDE = "203.0.113.9"  # TEST-NET-3: never a real host
+HOSTILE_NAMES = [
+    f"![pixel](https:{OUTSIDE})",
+    f"[Claim your prize](https:{OUTSIDE})",
+    "<img src=x onerror=alert(1)>",
+    "$x^2$ :red[red] **bold**",
+    f"<b onmouseover=alert(1)>plotly<br>https:{OUTSIDE}",
+]
+
+
+def _watch(page) -> tuple[list[str], list[str]]:
+    """Every request the page makes, and every dialog it opens (dismissed)."""
+    requests: list[str] = []
+    dialogs: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    return requests, dialogs
+
+
+def _assert_stayed_home(page, requests: list[str], dialogs: list[str]) -> None:
+    from urllib.parse import urlsplit
+
+    outside = [u for u in requests if urlsplit(u).hostname not in ("127.0.0.1", None)]
+    assert outside == [] and dialogs == []
+    assert page.locator(f"a[href*='{OUTSIDE}'], img[src*='{OUTSIDE}']").count() == 0
+    assert page.locator("[data-testid='stMarkdownContainer'] img").count() == 0
+    assert page.locator("[data-testid='stMarkdownContainer'] .katex").count() == 0
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_hostile_class_and_file_names_show_as_text_and_fetch_nothing(app_url, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.conftest import colour_class_zip
+
+    data = tmp_path / "names.zip"
+    data.write_bytes(colour_class_zip(per_class=5, side=48, names=HOSTILE_NAMES))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    good = photos / f"[Claim](https:{OUTSIDE}).jpg"
+    good.write_bytes((ROOT / "model_zoo" / "data" / "examples" / "cat.jpg").read_bytes())
+    bad = photos / "![x](https:203.0.113.9) **broken**.png"
+    bad.write_bytes(b"not an image")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, env={**os.environ, "HOME": str(tmp_path)}
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            requests, dialogs = _watch(page)
+            page.goto(f"{app_url}/finetune")
+            page.locator("input[type=file]").first.set_input_files(str(data))
+            expect(page.get_by_text("5 classes, 25 images")).to_be_visible(timeout=60_000)
+            for name in HOSTILE_NAMES:  # each class, by its exact name, as text
+                expect(page.get_by_text(name, exact=True)).to_be_visible()
+            expect(page.locator(".js-plotly-plot .xtick text").first).to_be_attached(timeout=30_000)
+            ticks = page.locator(".js-plotly-plot .xtick text").all_text_contents()
+            assert sorted(ticks) == sorted(HOSTILE_NAMES)
+            _assert_stayed_home(page, requests, dialogs)
+
+            page.goto(f"{app_url}/compare")
+            page.get_by_text("Upload", exact=True).click()
+            page.locator("input[type=file]").set_input_files([str(good), str(bad)])
+            expect(page.get_by_text(f"{bad.name} skipped: not a")).to_be_visible(timeout=120_000)
+            expect(page.locator(".st-key-result-resnet50")).to_be_visible(timeout=240_000)
+            _assert_stayed_home(page, requests, dialogs)
+            page.screenshot(path=str(tmp_path / "names.png"), full_page=True)
+
+            page.get_by_text("A zip of many photos", exact=True).click()
+            expect(page.get_by_text("Upload a zip of photos: one row per photo")).to_be_visible(
+                timeout=60_000
+            )
+            page.locator("input[type=file]").set_input_files(str(data))  # entries named so too
+            expect(page.locator("[data-testid='stDataFrame']")).to_be_visible(timeout=120_000)
+            with page.expect_download() as download:
+                page.get_by_role("button", name="Download predictions.csv").click()
+            rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+            assert len(rows) == 1 + 25 and {r[0].split("/")[0] for r in rows[1:]} == set(
+                HOSTILE_NAMES
+            )  # starting with "!", "[", "<", "$": none a formula, so none changed
+            _assert_stayed_home(page, requests, dialogs)
         finally:
             browser.close()

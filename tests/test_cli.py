@@ -78,6 +78,17 @@ def test_text_output_warns_about_random_weights():
         (["classify", str(CAT), "--precision", "int4"], "invalid choice"),
         (["classify"], "required"),
         (["frobnicate"], "invalid choice"),
+        (["classify", str(CAT), "--models", "vgg16,,"], "An empty model name in 'vgg16,,'"),
+        (["classify", str(CAT), "--models", ",resnet50"], "An empty model name"),
+        (["classify", str(CAT), "--csv", str(ROOT)], "is a folder, not a file"),
+        (["classify", str(CAT), "--csv", "/no/such/dir/x.csv"], "the folder /no/such/dir does"),
+        (["predict", str(ROOT), str(CAT), "--csv", str(ROOT)], "is a folder, not a file"),
+        (["finetune", "d.zip", "--out", "o", "--seed", "-1"], "Seed must be 0..4294967295"),
+        (["finetune", "d.zip", "--out", "o", "--seed", str(2**70)], "Seed must be 0..4294967295"),
+        (["finetune", "d.zip", "--out", "/dev/null/x"], "/dev/null is not a folder"),
+        (["finetune", "/dev/null", "--out", "/tmp/x"], "/dev/null: a device, not a file"),
+        (["leaderboard", "d.zip", "--out", "o", "--heads", "gap,,"], "An empty head name"),
+        (["leaderboard", "d.zip", "--out", "o", "--seed", "-5"], "Seed must be 0..4294967295"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, message):
@@ -409,3 +420,14 @@ def test_leaderboard_refuses_a_broken_zip_in_one_line(tmp_path):
         f"error: {tmp_path / 'data.zip'}: not a zip file, or a truncated or damaged one"
     ]
     assert list((tmp_path / "tmp").iterdir()) == [] and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_csv_that_cannot_be_written_is_one_line_and_a_trimmed_list_is_said_back():
+    proc = run_cli("classify", str(CAT), "--models", " ResNet50 ", "--csv", "/dev/full")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "note: --models ' ResNet50 ' read as 'resnet50'",
+        "WARNING: random weights — these predictions are meaningless.",
+        "error: /dev/full: cannot write the file (No space left on device)",
+    ]

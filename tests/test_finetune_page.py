@@ -293,3 +293,27 @@ def test_the_precheck_says_so_when_no_imagenet_model_loads(monkeypatch, tmp_path
         assert "vgg16_weights_tf_dim_ordering_tf_kernels.h5" in warning
     finally:
         current_weights.clear()
+
+
+def test_hostile_class_names_reach_the_page_as_escaped_text():
+    import re
+
+    names = [
+        "![pixel](https:203.0.113.9)",
+        "[Claim](https:203.0.113.9)",
+        "<img src=x onerror=alert(1)>",
+        "$x^2$ :red[red] **bold** `code`",
+        "# heading <br> &amp;",
+    ]
+    at = finetune_page()
+    at.file_uploader(key="dataset_zip").set_value(
+        ("names.zip", colour_class_zip(per_class=5, names=names), "application/zip")
+    ).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [m.value for m in at.markdown if m.value.endswith(" · 5 images")]
+    assert len(shown) == len(names)
+    for source in shown:
+        name = source.removesuffix(" · 5 images").removeprefix("**").removesuffix("**")
+        bare = re.sub(r"\\(.)", "", name)  # what a Markdown renderer sees as markup
+        assert not re.search(r"[\[\]()<>!`*$:&#]", bare), source
+    assert sorted(re.sub(r"\\(.)", r"\1", s)[2:-13] for s in shown) == sorted(names)

@@ -9,24 +9,10 @@ import zipfile
 
 import pytest
 
-from model_zoo.finetune.settings import TrainConfig
-from model_zoo.weights import WeightsSource
 from tests.conftest import ROOT, colour_class_zip, run_model_zoo
 
 pytestmark = pytest.mark.slow
 EXAMPLES = ROOT / "model_zoo" / "data" / "examples"
-
-
-@pytest.fixture(scope="module")
-def export_dir(colour_dataset, tmp_path_factory):
-    from model_zoo.finetune.export import write_export
-    from model_zoo.finetune.training import train
-
-    config = TrainConfig(backbone="resnet50", head="gap", epochs=2, batch_size=8, image_size=48)
-    result = train(colour_dataset, config, WeightsSource("random"))
-    folder = tmp_path_factory.mktemp("export")
-    write_export(result, folder, threshold=0.4)
-    return folder
 
 
 def read_csv(text: str) -> list[dict]:
