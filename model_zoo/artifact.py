@@ -213,6 +213,8 @@ def read_export(source: Path, workdir: Path) -> tuple[Labels, Path]:
     """
     try:
         if source.is_dir():
+            if not (source / LABELS_FILE).is_symlink() and not (source / LABELS_FILE).exists():
+                raise ExportError(f"{source}: no {LABELS_FILE}: not a Model Zoo export")
             data = read_regular(source / LABELS_FILE, MAX_LABELS_BYTES, within=source)
             model_file = regular_file(source / MODEL_FILE, within=source, max_bytes=MAX_MODEL_BYTES)
         else:

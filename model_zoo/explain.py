@@ -51,14 +51,15 @@ _FUNCTIONS: weakref.WeakKeyDictionary[Any, Callable] = weakref.WeakKeyDictionary
 _FUNCTIONS_LOCK = threading.Lock()
 
 
-def _gradcam_function(forward: Callable[[Any], tuple[Any, Any]], dense: Any) -> Callable:
-    """Compiles ``pixels, class -> (cam, probabilities, class)`` around ``forward``.
+def _gradcam_function(forward: Callable[[Any], tuple[Any, Any]], dense: Any, size: int) -> Callable:
+    """Compiles ``pixels, class -> (cam, probabilities, class)`` around ``forward``, traced
+    once for one ``size`` × ``size`` photo.
 
     ``forward`` maps raw pixels to (feature maps, input of the final Dense layer).
     """
     tf = runtime.tensorflow()
 
-    @tf.function(reduce_retracing=True)
+    @tf.function
     def cam(pixels: Any, class_index: Any) -> tuple[Any, Any, Any]:
         with tf.GradientTape() as tape:
             maps, features = forward(pixels)
@@ -74,7 +75,11 @@ def _gradcam_function(forward: Callable[[Any], tuple[Any, Any]], dense: Any) -> 
         heat = heat / (tf.reduce_max(heat) + 1e-12)
         return heat, tf.nn.softmax(logits)[0], target
 
-    return cam
+    # Traced here, once, and called as a concrete function: each model has its own, and
+    # calling five such functions through tf.function's dispatch counted as retracing one.
+    return cam.get_concrete_function(
+        tf.TensorSpec([1, size, size, 3], tf.float32), tf.TensorSpec([], tf.int32)
+    )
 
 
 def _classifier_function(classifier: Classifier) -> Callable:
@@ -87,7 +92,9 @@ def _classifier_function(classifier: Classifier) -> Callable:
         name=f"{model.name}_gradcam_view",
     )
     preprocess = classifier.spec.preprocess_input
-    return _gradcam_function(lambda px: view(preprocess(px), training=False), dense)
+    return _gradcam_function(
+        lambda px: view(preprocess(px), training=False), dense, classifier.spec.input_size
+    )
 
 
 def _finetuned_function(model: Any) -> Callable:
@@ -108,7 +115,7 @@ def _finetuned_function(model: Any) -> Callable:
             features = layer(features, training=False)
         return maps, features
 
-    return _gradcam_function(forward, dense)
+    return _gradcam_function(forward, dense, int(model.input_shape[1]))
 
 
 def _function_for(key: Any, build: Callable[[], Callable]) -> Callable:

@@ -98,7 +98,9 @@ def _reason(err: BaseException) -> str:
 # Inline markup anywhere in a line: emphasis, code, links and images, autolinks and HTML
 # (GFM also links bare "https://…", "www.…" and "a@b.c"), entities, tables, and
 # Streamlit's own "$" (KaTeX), ":" (":red[…]", ":emoji:") and "~".
-_INLINE = re.compile(r"([\\`*_{}\[\]()<>!|$:~&@])")
+_INLINE = re.compile(r"([\\`*{}\[\]()<>!|$:~&@])")
+# "_" inside a word ("class_a") is never emphasis in GFM; at a word's edge it can be.
+_UNDERSCORE = re.compile(r"(?<!\w)_|_(?!\w)")
 _WWW = re.compile(r"(?i)(www)\.")
 # Block markup only counts at the start of a line: headings, lists, quotes, rules.
 _LINE_START = re.compile(r"^(\s*)([#+\-=]|\d+(?=[.)]))")
@@ -110,7 +112,7 @@ def md(name: object) -> str:
     model card): markup characters backslash-escaped and control characters (newlines)
     shown as spaces, so links, images, formulas, colours and emphasis stay text."""
     text = _INLINE.sub(r"\\\1", _CONTROL.sub(" ", str(name)))
-    text = _WWW.sub(r"\1\\.", text)
+    text = _UNDERSCORE.sub(r"\\_", _WWW.sub(r"\1\\.", text))
     return _LINE_START.sub(_escape_start, text, count=1)
 
 

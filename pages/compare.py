@@ -9,6 +9,7 @@ from model_zoo.examples import EXAMPLES, get_example
 from model_zoo.explain import DEFAULT_OPACITY
 from model_zoo.images import DISPLAY_SIDE, RESIZE_MODES, ImageError, load_image, thumbnail, tile
 from model_zoo.labels import pretty_label
+from model_zoo.limits import MAX_PHOTO_MB
 from model_zoo.loading import ModelState
 from model_zoo.registry import MODELS
 from model_zoo.untrusted import md
@@ -81,7 +82,11 @@ if where == "Example photos":
         inputs = [(chosen.title, chosen.read_bytes)]
 elif where == "Upload":
     # Any file: the decoder decides by the bytes and says why it refuses one.
-    files = st.file_uploader("Photos (several at once are fine)", accept_multiple_files=True)
+    files = st.file_uploader(
+        "Photos (several at once are fine)",
+        accept_multiple_files=True,
+        max_upload_size=MAX_PHOTO_MB,  # the hint under it states the real cap
+    )
     inputs = [(f.name, f.getvalue) for f in files or []]
 elif where == "Camera":
     shot = st.camera_input("Take a photo")

@@ -6,7 +6,14 @@ from model_zoo.finetune.jobs import ServerBusy
 from model_zoo.limits import MAX_PHOTO_MB, MAX_UPLOAD_MB
 from model_zoo.untrusted import md
 from ui.common import page_setup
-from ui.finetune import current_run, prepare, start_run
+from ui.finetune import (
+    ABANDON_AFTER_SECONDS,
+    busy_message,
+    current_run,
+    prepare,
+    previous_run_ending,
+    start_run,
+)
 from ui.finetune_panels import (
     data_summary,
     leaderboard_panel,
@@ -29,10 +36,11 @@ st.caption(
 
 # --- Data ------------------------------------------------------------------------------------
 # Any file: the zip reader decides by the bytes and says why it refuses one.
+run = current_run()  # this session's, or the one this page's URL names (a reopened tab)
 upload = st.file_uploader(
     "Dataset: a .zip of class folders", key="dataset_zip", max_upload_size=MAX_UPLOAD_MB
 )
-if upload is None:
+if upload is None and run is None:
     st.info(
         f"Upload a zip to start (up to {MAX_UPLOAD_MB} MB). One folder per class, at least 2 "
         "classes and 5 images in each; a single wrapping folder is fine. JPEG, PNG, WebP, "
@@ -40,8 +48,12 @@ if upload is None:
         "skipped and listed."
     )
     st.stop()
-prepared = prepare(upload.name, upload.getvalue())
-del upload  # the bytes are not kept past extraction
+if upload is not None:
+    prepared = prepare(upload.name, upload.getvalue())
+    del upload  # the bytes are not kept past extraction
+else:
+    assert run is not None
+    prepared = run.prepared
 if prepared.error:
     st.error(f"**{md(prepared.name)}** refused: {md(prepared.error)}.")
     st.stop()
@@ -60,7 +72,6 @@ mode = st.segmented_control(
     help="Leaderboard: several backbones and heads side by side, judged on the same test split.",
 )
 chosen = settings_form(dataset, leaderboard=mode == "Leaderboard")
-run = current_run()
 if chosen is not None:
     if run is not None and run.job.running:
         st.warning("This session is already training; stop it first.")
@@ -68,13 +79,20 @@ if chosen is not None:
         try:
             run = start_run(prepared, chosen[0], source, grid=chosen[1])
         except ServerBusy as err:
-            st.warning(str(err))
+            mine = previous_run_ending()
+            st.warning(busy_message(err, mine.job if mine is not None else None))
         except ValueError as err:
             st.error(str(err))
 
 if run is not None:
     st.subheader("Training")
     if run.job.running:
+        st.caption(
+            f"You may close this page: the run goes on for {ABANDON_AFTER_SECONDS / 60:.0f} "
+            "minutes without one, and this page's address (it carries the run's token) shows "
+            "it again, live, then its results. Whoever has that address can see this run; "
+            "nobody else can."
+        )
         st.fragment(run_every=1.0)(live_panel)(run.job, polling=True)
     else:
         live_panel(run.job)

@@ -291,3 +291,20 @@ def test_compare_a_zip_of_photos_gives_a_table_and_a_csv(cat_bytes):
     assert table.loc[0, "ensemble"] == table.loc[2, "ensemble"]
     assert table.loc[1, "error"] == "not an image file type"
     assert at.get("download_button")
+
+
+def test_every_uploader_states_its_real_cap():
+    """The hint under an uploader is Streamlit's, from ``max_upload_size``: it must be the
+    cap the app applies (photos 50 MB, zips 200 MB)."""
+    from model_zoo.limits import MAX_PHOTO_MB, MAX_UPLOAD_MB
+
+    at = compare_page()
+    at.radio(key="photo_source").set_value("Upload").run()
+    [photos] = at.get("file_uploader")
+    assert photos.proto.max_upload_size_mb == MAX_PHOTO_MB
+    at.radio(key="photo_source").set_value("A zip of many photos").run()
+    [zips] = at.get("file_uploader")
+    assert zips.proto.max_upload_size_mb == MAX_UPLOAD_MB
+    at.switch_page("pages/finetune.py").run()
+    [dataset] = at.get("file_uploader")
+    assert dataset.proto.max_upload_size_mb == MAX_UPLOAD_MB

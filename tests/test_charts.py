@@ -108,3 +108,26 @@ def test_resource_chart_adds_gpu_lines_only_with_a_gpu():
     names = [t.name for t in resources_figure(gpu).data]
     assert names == ["CPU %", "memory (GB)", "GPU %", "GPU memory (GB)"]
     assert list(resources_figure(gpu).data[2].y) == [30.0, 95.0]
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [[[5, 0], [0, 4]], [[0, 0], [0, 0]], [[1, 2, 0], [0, 0, 3], [4, 0, 0]], [[7]]],
+)
+def test_every_confusion_cell_shows_its_count_on_a_visible_cell(counts):
+    import numpy as np
+
+    from ui.charts import EMPTY_CELL, confusion_figure
+
+    counts = np.array(counts)
+    layers = confusion_figure(counts, [f"c{i}" for i in range(len(counts))]).data[:3]
+    shown = np.full(counts.shape, -1.0)
+    for layer in layers:  # each cell is drawn by exactly one layer, with its count as text
+        z = np.array(layer.z, dtype=float)
+        assert layer.texttemplate == "%{z}" and layer.xgap and layer.ygap
+        assert not np.any((shown >= 0) & ~np.isnan(z))
+        shown = np.where(np.isnan(z), shown, z)
+    assert np.array_equal(shown, counts)
+    empty = layers[0]
+    assert all(colour == EMPTY_CELL for _, colour in empty.colorscale)
+    assert EMPTY_CELL.lower() not in ("white", "#fff", "#ffffff")

@@ -125,3 +125,18 @@ def test_cli_refuses_a_bad_image_and_a_bad_out(tmp_path):
     assert proc.returncode == 2 and "not a supported image" in proc.stderr
     proc = run_explain(str(CAT), "--model", "vgg16", "--out", str(tmp_path / "h.jpg"))
     assert proc.returncode == 2 and "must name a .png file" in proc.stderr
+
+
+@pytest.mark.slow
+def test_explaining_every_model_twice_traces_each_once_and_logs_no_retracing(
+    classifiers, cat_bytes, caplog
+):
+    import logging
+
+    image = load_image(cat_bytes)
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            for name in MODELS:
+                explain(classifiers[name], image)
+            explain(classifiers["resnet50"], image, class_index=3)
+    assert "retracing" not in caplog.text

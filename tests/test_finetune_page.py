@@ -4,6 +4,7 @@ import io
 import json
 import threading
 import time
+import typing
 import zipfile
 from pathlib import Path
 
@@ -210,7 +211,7 @@ def test_a_run_whose_page_is_closed_is_stopped(monkeypatch):
             self.cancelled, self.running = reason, False
 
     class Sessions:
-        active = True
+        active: typing.ClassVar[set[str]] = {"s1"}
 
         @classmethod
         def instance(cls):
@@ -218,19 +219,55 @@ def test_a_run_whose_page_is_closed_is_stopped(monkeypatch):
 
         @classmethod
         def is_active_session(cls, session_id):
-            assert session_id == "s1"
-            return cls.active
+            return session_id in cls.active
 
     monkeypatch.setattr(ui_finetune, "Runtime", Sessions)
     monkeypatch.setattr(ui_finetune, "ABANDON_AFTER_SECONDS", 0.3)
     job = Job()
-    watcher = threading.Thread(target=ui_finetune._stop_when_abandoned, args=(job, "s1", 0.05))
+    run = ui_finetune.Run(job, ui_finetune.Prepared("k", "x.zip"), sessions={"s1"})
+    ui_finetune._RUNS[run.token] = run
+    watcher = threading.Thread(target=ui_finetune._stop_when_abandoned, args=(run, 0.05))
     watcher.start()
     time.sleep(0.5)
     assert job.cancelled is None  # the page is open: the run goes on
-    Sessions.active = False  # the tab is closed
+    Sessions.active = set()  # the tab is closed …
+    time.sleep(0.15)
+    run.sessions.add("s2")  # … and reopened in time, at the run's address
+    Sessions.active = {"s2"}
+    time.sleep(0.5)
+    assert job.cancelled is None and run.token in ui_finetune._RUNS
+    Sessions.active = set()  # closed for good
     watcher.join(timeout=5)
     assert job.cancelled == "Stopped: the page that started this run was closed."
+    assert run.token not in ui_finetune._RUNS  # forgotten, with its dataset
+
+
+def test_a_reopened_page_with_the_runs_address_finds_the_run_and_no_other_page_does():
+    at = upload_and_set(finetune_page(), epochs=50)
+    by_label(at.select_slider, "Image size").set_value(64)
+    by_label(at.button, "Train").click().run()
+    run = at.session_state["run"]
+    token = at.query_params["run"]
+    assert token and token == run.token and len(token) >= 20  # unguessable
+    try:
+        again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+        again.query_params["run"] = token
+        again.run()
+        again = again.switch_page("pages/finetune.py").run()
+        assert again.session_state["run"] is run  # the same run, live
+        assert any(s.value == "Training" for s in again.subheader)
+        assert any("You may close this page" in c.value for c in again.caption)
+        stranger = finetune_page()  # a new browser, without the token
+        assert "run" not in stranger.session_state
+        assert any("Upload a zip to start" in i.value for i in stranger.info)
+        assert not any(s.value == "Training" for s in stranger.subheader)
+        # Train from the stranger's page: another visitor's run holds the slot
+        upload_and_set(stranger, epochs=1)
+        by_label(stranger.button, "Train").click().run()
+        assert any("another visitor's model (for" in w.value for w in stranger.warning)
+    finally:
+        run.job.cancel("test over")
+        assert run.job.join(timeout=60)
 
 
 def test_the_job_folder_goes_on_every_failure_path(monkeypatch, tmp_path):
@@ -270,11 +307,9 @@ def test_the_imagenet_precheck_lists_each_classes_top_labels():
     assert all(first)
     shares = [int(m.group(2)) for m in first]
     assert all(5 <= s <= 100 for s in shares)  # 5 models x 4 images: at least 1 of 20 votes
-    # A warning for each pair of classes whose most-voted label is the same, and only then.
-    labels = [m.group(1) for m in first]
-    pairs = sum(labels[i] == labels[j] for i in range(3) for j in range(i + 1, 3))
-    collisions = [w for w in at.warning if "expect them to be confused" in w.value]
-    assert len(collisions) == pairs
+    # Random weights: the labels are noise, and no pair of classes is said to be confused.
+    assert not [w for w in at.warning if "expect them to be confused" in w.value]
+    assert any("no conclusion is drawn" in c.value for c in at.caption)
 
 
 def test_the_precheck_says_so_when_no_imagenet_model_loads(monkeypatch, tmp_path):

@@ -214,7 +214,7 @@ REFUSED: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
     "labels a link to /dev/zero": (_replace_file("labels.json", "dev_zero"), "a link out of"),
     "labels a FIFO": (_replace_file("labels.json", "fifo"), "a pipe (FIFO), not a file"),
     "labels a link out of the folder": (_replace_file("labels.json", "outside"), "a link out"),
-    "labels missing": (_replace_file("labels.json", "none"), "cannot read the file"),
+    "labels missing": (_replace_file("labels.json", "none"), "not a Model Zoo export"),
     # zips
     "zip without labels": (_zipped(lambda e: {"model.keras": b"x"}), "no labels.json in the zip"),
     "zip without model": (

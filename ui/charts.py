@@ -13,6 +13,7 @@ from model_zoo.untrusted import plotly_text
 # The label sits above its bar and the score at the bar's end, so neither crowds the other
 # in a fifth of a laptop screen beside the sidebar (about 170 px at 12 px type).
 MAX_LABEL = 26
+EMPTY_CELL = "#e9ecef"  # a confusion cell with no image: light grey, never the background
 
 
 def chart_names(names: Iterable[str]) -> list[str]:
@@ -147,12 +148,14 @@ def confusion_figure(confusion, classes: Sequence[str], height: int = 420) -> go
             texttemplate="%{z}",  # Plotly picks a text colour that reads on each cell
             hovertemplate="true %{y} → predicted %{x}: %{z}<extra></extra>",
             hoverongaps=False,
+            xgap=2,  # a cell's edges show, so its count sits inside it
+            ygap=2,
         )
 
     empty = counts == 0
     fig = go.Figure(
         [
-            cells(empty, [[0, "white"], [1, "white"]]),
+            cells(empty, [[0, EMPTY_CELL], [1, EMPTY_CELL]]),  # a light cell: its 0 shows
             cells(diagonal & ~empty, "Greens"),
             cells(~diagonal & ~empty, "Reds"),
         ]

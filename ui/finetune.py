@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
@@ -34,12 +35,23 @@ class Prepared:
     error: str | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class Run:
-    """This session's training run and the dataset it trains on."""
+    """A visitor's training run, the dataset it trains on, and its token: the page's URL
+    carries it (``?run=…``), so a reloaded or reopened page finds the run again."""
 
     job: TrainingJob
     prepared: Prepared
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    sessions: set[str] = field(default_factory=set)  # the sessions that have it open
+
+
+# Server-wide, by token: a run outlives the tab that started it, for ABANDON_AFTER_SECONDS.
+_RUNS: dict[str, Run] = {}
+_RUNS_LOCK = threading.Lock()
+RUN_PARAM = "run"
+# A closed tab, or a network blip: a run with no page open is ended after this long.
+ABANDON_AFTER_SECONDS = 120.0
 
 
 def prepare(name: str, data: bytes) -> Prepared:
@@ -62,7 +74,38 @@ def prepare(name: str, data: bytes) -> Prepared:
 
 
 def current_run() -> Run | None:
-    return st.session_state.get("run")
+    """This session's run; on a fresh page whose URL carries a known run token, that run
+    (and its dataset), attached to this session."""
+    run: Run | None = st.session_state.get("run")
+    token = st.query_params.get(RUN_PARAM)
+    if run is None and token:
+        with _RUNS_LOCK:
+            run = _RUNS.get(token)
+        if run is not None:
+            st.session_state.run = run
+            st.session_state.prepared = run.prepared
+    if run is not None:
+        _attach(run)
+    return run
+
+
+def previous_run_ending() -> Run | None:
+    """The run this page's URL names when it is still running (a Stop being honoured, or a
+    reopened page): the visitor's own, not another's."""
+    token = st.query_params.get(RUN_PARAM)
+    with _RUNS_LOCK:
+        run = _RUNS.get(token) if token else None
+    return run if run is not None and run.job.running else None
+
+
+def busy_message(err: Exception, mine: TrainingJob | None) -> str:
+    """Why Train was refused: this visitor's own run still ending, or another visitor's."""
+    if mine is None:
+        return str(err)
+    return (
+        f"Your previous run is still ending ({mine.age_seconds():.0f} s since it started); "
+        "its results show here once it has. Try again then."
+    )
 
 
 def start_run(
@@ -71,39 +114,49 @@ def start_run(
     weights: WeightsSource,
     grid: tuple[list[str], list[str]] | None = None,
 ) -> Run:
-    """Starts training (with ``grid``, a leaderboard) for this session (raises
-    ``ServerBusy`` or ``ValueError``)."""
+    """Starts training (with ``grid``, a leaderboard) for this visitor (raises
+    ``ServerBusy`` or ``ValueError``); the page's URL gets the run's token."""
     assert prepared.dataset is not None
     if grid is not None and not (grid[0] and grid[1]):
         raise ValueError("Pick at least one backbone and one head.")
     run = Run(TrainingJob.start(prepared.dataset, config, weights, grid=grid), prepared)
+    with _RUNS_LOCK:
+        _RUNS[run.token] = run
     st.session_state.run = run
-    ctx = get_script_run_ctx()
-    if ctx is not None and Runtime.exists():
-        threading.Thread(
-            target=_stop_when_abandoned, args=(run.job, ctx.session_id), daemon=True
-        ).start()
+    st.query_params[RUN_PARAM] = run.token
+    _attach(run)
+    if Runtime.exists():
+        threading.Thread(target=_stop_when_abandoned, args=(run,), daemon=True).start()
     return run
 
 
-# A page reconnecting after a network blip keeps its run; a closed tab frees the slot.
-ABANDON_AFTER_SECONDS = 10.0
+def _attach(run: Run) -> None:
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        with _RUNS_LOCK:
+            run.sessions.add(ctx.session_id)
 
 
-def _stop_when_abandoned(job: TrainingJob, session_id: str, poll: float = 1.0) -> None:
-    """Ends the run once the session that started it has been gone for a while: nobody is
-    left to see it, and it holds the server's training slot."""
+def _stop_when_abandoned(run: Run, poll: float = 1.0) -> None:
+    """Ends the run once no page has had it open for ``ABANDON_AFTER_SECONDS``, and forgets
+    it then (its dataset folder goes with it): nobody is left to see it, and while it runs
+    it holds the server's training slot."""
     gone_since = None
-    while job.running:
+    while True:
         time.sleep(poll)
         try:
-            active = Runtime.instance().is_active_session(session_id)
+            with _RUNS_LOCK:
+                sessions = list(run.sessions)
+            active = any(Runtime.instance().is_active_session(s) for s in sessions)
         except RuntimeError:  # the server is shutting down (or an AppTest ended)
             return
         if active:
             gone_since = None
-        elif gone_since is None:
-            gone_since = time.monotonic()
-        elif time.monotonic() - gone_since >= ABANDON_AFTER_SECONDS:
-            job.cancel("Stopped: the page that started this run was closed.")
+            continue
+        gone_since = gone_since or time.monotonic()
+        if time.monotonic() - gone_since >= ABANDON_AFTER_SECONDS:
+            if run.job.running:
+                run.job.cancel("Stopped: the page that started this run was closed.")
+            with _RUNS_LOCK:
+                _RUNS.pop(run.token, None)
             return

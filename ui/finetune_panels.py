@@ -14,7 +14,7 @@ import streamlit as st
 from model_zoo.datasets import Dataset
 from model_zoo.devices import device_info
 from model_zoo.explain import explain_finetuned, overlay
-from model_zoo.finetune.calibration import wilson_interval
+from model_zoo.finetune.calibration import MAX_TEMPERATURE, wilson_interval
 from model_zoo.finetune.evaluation import TrainResult, calibrate
 from model_zoo.finetune.export import DEFAULT_THRESHOLD, USE_IT, export_zip
 from model_zoo.finetune.features import train_val_test_split
@@ -25,6 +25,7 @@ from model_zoo.finetune.precheck import DEFAULT_PER_CLASS, imagenet_precheck
 from model_zoo.finetune.settings import HEADS, TrainConfig
 from model_zoo.images import DISPLAY_SIDE, ImageError, load_image
 from model_zoo.labels import ClassScore
+from model_zoo.limits import MAX_PHOTO_MB
 from model_zoo.registry import MODELS
 from model_zoo.untrusted import md
 from ui.batch import finetuned_batch_panel
@@ -395,6 +396,13 @@ def confidence_panel(result: TrainResult) -> float:
             f"expected calibration error from {before.ece:.3f} to {after.ece:.3f} on the "
             "test split."
         )
+        if ev.temperature >= 0.99 * MAX_TEMPERATURE:
+            st.caption(
+                f"⚠️ The temperature sits at the fit's upper bound ({MAX_TEMPERATURE:g}): the "
+                "model's answers carry almost no information, so calibration flattens them "
+                "towards equal odds. A low error here means *uninformative*, not *well "
+                "calibrated*."
+            )
         st.plotly_chart(reliability_figure(before, after), key="reliability_chart")
     return threshold
 
@@ -410,6 +418,13 @@ def show_results(result: TrainResult) -> None:
     confident mistakes, try-it with Grad-CAM, and the download."""
     ev = result.evaluation
     st.subheader(f"Results · {_run_label(f'{result.config.backbone} + {result.config.head}')}")
+    if result.weights.is_random:
+        st.warning(
+            "**Random weights**: the backbone's features are noise, so accuracy near chance "
+            f"(about {1 / len(result.classes):.0%} here) and one class for every image are "
+            "expected; the calibration below then describes an uninformative model. Train "
+            "with ImageNet weights for numbers that mean something."
+        )
     if result.stopped:
         st.info(
             f"Stopped after {plural(len(result.history), 'epoch')}; the model keeps the weights of "
@@ -515,7 +530,8 @@ def show_results(result: TrainResult) -> None:
     threshold = confidence_panel(result)
 
     st.markdown("**Try it** — a new photo through your model")
-    photo = st.file_uploader("Photo", key="try_photo")  # any file: the decoder decides
+    # Any file: the decoder decides; the hint under it states the real cap.
+    photo = st.file_uploader("Photo", key="try_photo", max_upload_size=MAX_PHOTO_MB)
     if photo is not None:
         try:
             image = load_image(photo.getvalue(), max_side=DISPLAY_SIDE)
@@ -652,6 +668,9 @@ def precheck_panel(dataset: Dataset, random_weights: bool) -> None:
             hide_index=True,
             key="precheck_table",
         )
+        if random_weights:  # the labels above are noise: nothing is concluded from them
+            st.caption("With random weights no conclusion is drawn from these labels.")
+            return
         for a, b, label in check.collisions:
             st.warning(
                 f"**{md(a)}** and **{md(b)}** both look most like *{label}* to ImageNet: expect "

@@ -51,8 +51,11 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> flo
     return float(np.mean(log_norm - scaled[np.arange(len(labels)), labels]))
 
 
+MAX_TEMPERATURE = 20.0  # the fit's upper bound: a model there says nearly nothing
+
+
 def fit_temperature(
-    logits: np.ndarray, labels: np.ndarray, low: float = 0.05, high: float = 20.0
+    logits: np.ndarray, labels: np.ndarray, low: float = 0.05, high: float = MAX_TEMPERATURE
 ) -> float:
     """The temperature T minimising the NLL of ``softmax(logits / T)`` (golden-section search
     over log T; the NLL is convex in 1/T). Fit it on validation data, never on the test set.

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,10 +63,15 @@ def default_memory_limit() -> int | None:
 
 # Server-wide: every session of the process shares these slots.
 _SLOTS = threading.BoundedSemaphore(_int_env(MAX_TRAININGS_VAR, 1))
+_RUNNING: weakref.WeakSet[TrainingJob] = weakref.WeakSet()  # for "busy for how long"
 
 
 class ServerBusy(RuntimeError):
     """All training slots of the server are taken."""
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ class JobSnapshot:
         return bool(self.rows) or any(h.run for h in self.history)
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: one job is one run
 class TrainingJob:
     """One training run in its own process, watched by a thread of this one."""
 
@@ -106,6 +112,7 @@ class TrainingJob:
     _cancelled: str | None = None
     _child: Child | None = None
     _timers: list[threading.Timer] = field(default_factory=list)
+    _started: float = field(default_factory=time.monotonic)
     _thread: threading.Thread | None = None
     _run_dir: Path | None = None
     _rows: list[Row] = field(default_factory=list)
@@ -142,8 +149,10 @@ class TrainingJob:
         """
         config.validated()
         if not _SLOTS.acquire(blocking=False):
+            held = max((job.age_seconds() for job in list(_RUNNING) if job.running), default=0)
             raise ServerBusy(
-                "The server is busy training someone else's model; try again in a few minutes."
+                "The server is busy training another visitor's model (for "
+                f"{_duration(held)} so far); try again in a few minutes."
             )
         try:
             if time_limit is None:
@@ -158,6 +167,7 @@ class TrainingJob:
             )
             job._progress = Progress("starting TensorFlow", 0, 1)  # until the child reports
             job._launch()
+            _RUNNING.add(job)
         except BaseException:
             _SLOTS.release()
             raise
@@ -307,6 +317,10 @@ class TrainingJob:
     def _kill(self) -> None:
         if self._child is not None:
             self._child.kill()  # the whole process group, forked copies included
+
+    def age_seconds(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self._started
 
     def join(self, timeout: float | None = None) -> bool:
         """Waits for the run to end; True when it has."""
