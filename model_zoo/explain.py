@@ -142,6 +142,18 @@ def _explain(
     return Explanation(name, int(target), np.asarray(heat, dtype=np.float32), np.asarray(probs))
 
 
+def gradcam_ready(classifier: Classifier) -> bool:
+    """Whether this model's Grad-CAM is built (the first one loads the Keras model and
+    traces; seconds, once per model and process)."""
+    with _FUNCTIONS_LOCK:
+        return classifier in _FUNCTIONS
+
+
+def prepare_gradcam(classifier: Classifier) -> None:
+    """Builds this model's Grad-CAM now (``explain`` would on its first call)."""
+    _function_for(classifier, lambda: _classifier_function(classifier))
+
+
 def explain(
     classifier: Classifier,
     image: np.ndarray,

@@ -17,7 +17,7 @@ from model_zoo.weights import where_to_put
 from ui.batch import imagenet_batch_panel
 from ui.common import page_setup, plural, short_name, show_readiness, state_text
 from ui.compare_panels import ExplainSettings, show_comparison
-from ui.models import compare_images, get_classifiers, retry_failed_loads
+from ui.models import compare_images, get_classifiers, prepare_explain, retry_failed_loads
 
 MAX_IMAGES = 12
 RESIZE_LABELS = {
@@ -49,6 +49,7 @@ with st.sidebar:
         help="Under each model, where it looked: a heatmap of the regions "
         "that raised the score of the class explained.",
     )
+    explain_status = st.empty()  # the first Explain's loading, where the switch is
     if explain_on:
         opacity = st.slider("Heatmap opacity", 0.0, 1.0, DEFAULT_OPACITY, 0.05)
         picked_class = st.selectbox(
@@ -161,6 +162,8 @@ with st.spinner("Classifying…"):
 
 
 explain = ExplainSettings(explain_on, opacity, picked_class) if explain_on else ExplainSettings()
+if explain_on:
+    prepare_explain(classifiers, explain_status)
 if len(photos) == 1:
     left, _ = st.columns([1, 3])
     left.image(thumbnail(photos[0], 320), caption=md(short_name(names_ok[0], 40)))

@@ -10,14 +10,16 @@ README = (ROOT / "README.md").read_text()
 
 
 def readme_commands() -> list[str]:
-    return re.findall(r"```bash\n(pip install [^\n]+)\n```", README)
+    return re.findall(r"```bash\n(python3\.11 -m venv [^\n]+)\n```", README)
 
 
 def test_readme_has_exactly_the_two_setup_commands():
+    venv = "python3.11 -m venv .venv && . .venv/bin/activate && "
     assert readme_commands() == [
-        "pip install -r requirements.txt && streamlit run app.py",
-        "pip install -r requirements-dev.txt && python -m pytest",
+        venv + "pip install -r requirements.txt && streamlit run app.py",
+        venv + "pip install -r requirements-dev.txt && python -m pytest",
     ]
+    assert "http://localhost:8501" in README and "MODEL_ZOO_WEIGHTS=random streamlit" in README
 
 
 def test_ci_runs_the_readme_test_command():

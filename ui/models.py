@@ -5,18 +5,19 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
 from model_zoo.engine import engine_settings
-from model_zoo.explain import explain
+from model_zoo.explain import explain, gradcam_ready, prepare_gradcam
 from model_zoo.images import ResizeMode
 from model_zoo.inference import Classifier, Comparison, compare
 from model_zoo.loading import ModelLoader, ModelState
 from model_zoo.registry import MODELS
 from model_zoo.runtime import release_free_memory
-from model_zoo.weights import WeightsSource, weights_source
+from model_zoo.weights import MissingWeightsError, WeightsSource, weights_source
 
 
 def keep_keras_state_between_runs() -> None:
@@ -150,3 +151,22 @@ def gradcam_heatmap(
         classifier,
         image,
     )
+
+
+def prepare_explain(classifiers: Sequence[Classifier], where: Any) -> None:
+    """Builds the Grad-CAM of each model not built yet, with a status in ``where`` (next to
+    the Explain switch) naming the model: the first Explain loads five Keras models."""
+    pending = [c for c in classifiers if not gradcam_ready(c)]
+    if not pending:
+        return
+    with where.status("Loading Grad-CAM — first use only", expanded=True) as status:
+        for i, classifier in enumerate(pending, 1):
+            status.update(
+                label=f"Loading Grad-CAM for {classifier.spec.display_name} "
+                f"({i} of {len(pending)}) — first use only, a few seconds each"
+            )
+            try:
+                prepare_gradcam(classifier)
+            except MissingWeightsError:  # its panel says what is missing
+                continue
+        status.update(label="Grad-CAM ready", state="complete", expanded=False)

@@ -6,7 +6,7 @@ import io
 import json
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -154,6 +154,7 @@ def write_export(
     folder: Path,
     threshold: float = DEFAULT_THRESHOLD,
     formats: Sequence[str] = ("keras",),
+    on_format: Callable[[str, int, int], None] | None = None,
 ) -> list[Path]:
     """Writes the model, labels, card and metrics into ``folder``, plus each of ``formats``
     beyond ``keras`` that converts and verifies; returns the paths (a SavedModel is one
@@ -169,7 +170,7 @@ def write_export(
         check = result.check_pixels
         if check is None or not len(check):  # an older result: the test thumbnails serve
             check = np.stack([resize(t, result.config.size) for t in result.evaluation.thumbnails])
-        reports = export_formats(paths[0], folder, formats, check)
+        reports = export_formats(paths[0], folder, formats, check, on_format=on_format)
     labels = Labels(
         classes=tuple(result.classes),
         input_size=result.config.size,
@@ -188,12 +189,15 @@ def write_export(
 
 
 def export_zip(
-    result: TrainResult, threshold: float = DEFAULT_THRESHOLD, formats: Sequence[str] = ("keras",)
+    result: TrainResult,
+    threshold: float = DEFAULT_THRESHOLD,
+    formats: Sequence[str] = ("keras",),
+    on_format: Callable[[str, int, int], None] | None = None,
 ) -> bytes:
     """The download: a zip of ``write_export``'s files (built in a temporary folder)."""
     buf = io.BytesIO()
     with tempfile.TemporaryDirectory(prefix="model_zoo_export_") as tmp:
-        paths = write_export(result, Path(tmp), threshold, formats)
+        paths = write_export(result, Path(tmp), threshold, formats, on_format)
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for path in paths:
                 files = (

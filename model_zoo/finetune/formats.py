@@ -15,7 +15,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -112,9 +112,12 @@ def export_formats(
     *,
     limit: int | None = -1,
     timeout: float = TIME_LIMIT_SECONDS,
+    on_format: Callable[[str, int, int], None] | None = None,
 ) -> list[FormatReport]:
     """Converts ``model_file`` into each of ``formats`` (beyond ``keras``) inside ``folder``,
     each in its own child process, and verifies each file on ``check_pixels``.
+
+    ``on_format(format, n, of)`` hears of each conversion as it starts.
 
     Returns:
         One report per file (``litert`` gives two), failures included.
@@ -123,9 +126,10 @@ def export_formats(
     with tempfile.TemporaryDirectory(prefix="model_zoo_formats_") as tmp:
         check_file = Path(tmp) / "check.npy"
         np.save(check_file, np.asarray(check_pixels, dtype=np.float32))
-        for fmt in formats:
-            if fmt == "keras":
-                continue
+        todo = [f for f in formats if f != "keras"]
+        for index, fmt in enumerate(todo, 1):
+            if on_format is not None:  # the page names the format being converted
+                on_format(fmt, index, len(todo))
             reports.extend(
                 _convert_in_child(
                     fmt,
