@@ -108,14 +108,15 @@ def export_dir(colour_dataset, tmp_path_factory):
     return folder
 
 
-def run_model_zoo(*args: str, **env: str) -> subprocess.CompletedProcess:
-    """``python -m model_zoo ARGS`` as a user runs it, random weights unless ``env`` says."""
+def run_model_zoo(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
+    """``python -m model_zoo ARGS`` as a user runs it (in ``cwd``), random weights unless
+    ``env`` says."""
     environment = {**os.environ, "MODEL_ZOO_WEIGHTS": "random", "PYTHONPATH": str(ROOT), **env}
     return subprocess.run(
         [sys.executable, "-m", "model_zoo", *args],
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        cwd=cwd,
         env=environment,
         timeout=600,
     )

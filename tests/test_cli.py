@@ -431,3 +431,14 @@ def test_a_csv_that_cannot_be_written_is_one_line_and_a_trimmed_list_is_said_bac
         "WARNING: random weights — these predictions are meaningless.",
         "error: /dev/full: cannot write the file (No space left on device)",
     ]
+
+
+def test_a_fifo_or_a_device_given_as_a_photo_is_refused_without_being_opened(tmp_path):
+    import os
+
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)  # opening it would wait forever for a writer
+    for path, kind in ((fifo, "a pipe (FIFO)"), ("/dev/zero", "a device")):
+        proc = run_cli("classify", str(path))
+        assert proc.returncode == 2
+        assert proc.stderr.splitlines() == [f"error: {path}: {kind}, not a file: refused"]

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from tests.app_server import start_app, stop_app
-from tests.conftest import ROOT, colour_class_zip
+from tests.conftest import ROOT, colour_class_zip, run_model_zoo
 
 pytestmark = pytest.mark.slow
 CAT = ROOT / "model_zoo" / "data" / "examples" / "cat.jpg"
@@ -31,8 +31,7 @@ def test_the_cli_and_the_app_write_nothing_in_home(tmp_path):
     home, keras_home, named = tmp_path / "home", tmp_path / "keras", tmp_path / "named"
     for folder in (home, keras_home, named):
         folder.mkdir()
-    env = {
-        **os.environ,
+    settings = {
         "HOME": str(home),
         "KERAS_HOME": str(keras_home),
         "MODEL_ZOO_CACHE": str(keras_home / "model_zoo"),  # a cache of this test's own
@@ -40,18 +39,12 @@ def test_the_cli_and_the_app_write_nothing_in_home(tmp_path):
         "PYTHONPATH": str(ROOT),
         "TMPDIR": str(tmp_path / "tmp"),  # the job folders
     }
+    env = {**os.environ, **settings}
     (tmp_path / "tmp").mkdir()
     (named / "colours.zip").write_bytes(colour_class_zip())
 
     def cli(*args: str) -> None:
-        proc = subprocess.run(
-            [sys.executable, "-m", "model_zoo", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=named,
-            timeout=600,
-        )
+        proc = run_model_zoo(*args, cwd=named, **settings)
         assert proc.returncode == 0, proc.stderr
 
     cli("classify", str(CAT), "--models", "resnet50")  # converts to OpenVINO: no ~/intel

@@ -13,6 +13,14 @@ pytestmark = pytest.mark.slow
 RANDOM = WeightsSource("random")
 
 
+def _until_first_epoch(job: TrainingJob, timeout: float = 120) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not job.snapshot().history and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def test_second_training_is_told_busy_while_compare_keeps_working(colour_dataset, classifiers, rng):
     config = TrainConfig(
         backbone="resnet50",
@@ -96,9 +104,7 @@ def test_cancel_ends_the_process_at_once_and_frees_the_slot(colour_dataset):
 
     config = TrainConfig(epochs=100, batch_size=4, image_size=64, augment=True)
     job = TrainingJob.start(colour_dataset, config, RANDOM)
-    deadline = time.monotonic() + 120
-    while not job.snapshot().history and time.monotonic() < deadline:
-        time.sleep(0.2)
+    _until_first_epoch(job)
     start = time.monotonic()
     job.cancel("Stopped: the page that started this run was closed.")
     assert job.join(timeout=30)
@@ -208,13 +214,10 @@ def test_a_child_that_forks_a_sleeper_then_segfaults_ends_the_job(
 def test_a_child_killed_mid_run_says_it_was_killed(colour_dataset):
     import os
     import signal
-    import time
 
     config = TrainConfig(epochs=100, batch_size=4, image_size=48, early_stopping=False)
     job = TrainingJob.start(colour_dataset, config, RANDOM)
-    deadline = time.monotonic() + 120
-    while not job.snapshot().history and time.monotonic() < deadline:
-        time.sleep(0.2)
+    _until_first_epoch(job)
     assert job.running and job.snapshot().history, "the run never reached its first epoch"
     os.kill(job._process.pid, signal.SIGKILL)  # as the kernel's OOM killer or a person would
     _ends_within(job)
