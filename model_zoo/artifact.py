@@ -274,3 +274,29 @@ def _copy_capped(source: Any, target: Any, cap: int, what: str) -> None:
         if copied > cap:
             raise ExportError(f"{what} is larger than {size_text(cap)}: refused")
         target.write(block)
+
+
+MAX_CONFIG_BYTES = 10 * MB
+
+
+def declared_shapes(model_file: Path) -> tuple[tuple[Any, ...], Any] | None:
+    """(input shape without the batch, outputs) as a ``.keras`` file's ``config.json``
+    declares them, read without TensorFlow; None when it does not say plainly.
+
+    A file can lie here: the loaded model is checked again. This only spares loading
+    TensorFlow (0.7 GB) for an export whose labels cannot fit its model.
+    """
+    try:
+        with zipfile.ZipFile(model_file) as zf, zf.open("config.json") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            return None
+        config = json.loads(data)["config"]
+        layers = {layer["config"]["name"]: layer for layer in config["layers"]}
+        given = layers[config["input_layers"][0]]["config"]["batch_shape"][1:]
+        last = layers[config["output_layers"][0]]
+        if last["class_name"] != "Dense":
+            return None
+        return tuple(given), last["config"]["units"]
+    except Exception:  # not a plain functional model: the loaded model is checked instead
+        return None

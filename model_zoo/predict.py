@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from model_zoo.artifact import LABELS_FILE, ExportError, read_export
+from model_zoo.artifact import LABELS_FILE, ExportError, declared_shapes, read_export
 from model_zoo.children import error_line
 from model_zoo.datasets import STORED_SIDE, DatasetError, zip_photos
-from model_zoo.engine import Precision
 from model_zoo.images import IMAGE_EXTENSIONS, MAX_BYTES, ImageError, load_image, resize
 from model_zoo.untrusted import UntrustedFileError, read_regular, to_csv
+
+if TYPE_CHECKING:
+    from model_zoo.engine import Precision
 
 BATCH = 32
 
@@ -68,7 +71,9 @@ class Exported:
         from model_zoo import engine
 
         settings = engine.engine_settings()
-        if not (self.digest and settings.wants_openvino and engine.openvino_core() is not None):
+        # Whether OpenVINO is installed, without starting it: a model refused by its shapes
+        # should not pay for OpenVINO's CPU plugin on top of TensorFlow.
+        if not (self.digest and settings.wants_openvino and find_spec("openvino") is not None):
             return None
         precision = settings.resolved_precision()
         return engine.cached_ir_folder(f"export-{self.digest[:24]}", precision), precision
@@ -96,7 +101,7 @@ class Exported:
         where = self._ir_folder()
         if where is None or not (where[0] / engine.IR_FILE).is_file():
             return None
-        core: Any = engine.openvino_core()  # not None: _ir_folder checked
+        core: Any = engine.openvino_core()
         try:
             ir = core.read_model(str(where[0] / engine.IR_FILE))
             given = tuple(int(d) for d in ir.inputs[0].get_partial_shape()[1:].to_shape())
@@ -140,6 +145,9 @@ def load_export(source: Path, workdir: Path) -> Exported:
         model_file=model_file,
     )
     where = f"{source.name}: {LABELS_FILE}"
+    declared = declared_shapes(model_file)
+    if declared is not None:  # before TensorFlow: labels that cannot fit are refused cheaply
+        labels.check_shapes(*declared, where)
     shapes = exported.cached_shapes()
     if shapes is not None:
         labels.check_shapes(*shapes, where)

@@ -113,7 +113,9 @@ def test_cancel_ends_the_process_at_once_and_frees_the_slot(colour_dataset):
     assert snap.state == "stopped" and snap.result is None
     assert snap.error == "Stopped: the page that started this run was closed."
     assert job._process.returncode < 0  # killed, not finished
-    TrainingJob.start(colour_dataset, TrainConfig(epochs=1, image_size=48), RANDOM).cancel("x")
+    last = TrainingJob.start(colour_dataset, TrainConfig(epochs=1, image_size=48), RANDOM)
+    last.cancel("x")
+    assert last.join(timeout=30)  # its slot is back before the next test starts one
 
 
 def test_stale_job_folders_are_swept_and_live_ones_kept(tmp_path):

@@ -120,8 +120,12 @@ def start_run(
     if grid is not None and not (grid[0] and grid[1]):
         raise ValueError("Pick at least one backbone and one head.")
     run = Run(TrainingJob.start(prepared.dataset, config, weights, grid=grid), prepared)
+    previous: Run | None = st.session_state.get("run")
+    ctx = get_script_run_ctx()
     with _RUNS_LOCK:
         _RUNS[run.token] = run
+        if previous is not None and ctx is not None:  # this page has moved on from it
+            previous.sessions.discard(ctx.session_id)
     st.session_state.run = run
     st.query_params[RUN_PARAM] = run.token
     _attach(run)

@@ -149,10 +149,12 @@ class TrainingJob:
         """
         config.validated()
         if not _SLOTS.acquire(blocking=False):
-            held = max((job.age_seconds() for job in list(_RUNNING) if job.running), default=0)
+            held = [job.age_seconds() for job in list(_RUNNING) if job.running]
+            if not held:  # one has just ended and is handing its slot back
+                raise ServerBusy("A run is just ending; try again in a few seconds.")
             raise ServerBusy(
                 "The server is busy training another visitor's model (for "
-                f"{_duration(held)} so far); try again in a few minutes."
+                f"{_duration(max(held))} so far); try again in a few minutes."
             )
         try:
             if time_limit is None:
