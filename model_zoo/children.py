@@ -31,7 +31,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-DEBUG_VAR = "MODEL_ZOO_DEBUG"  # keep children's stderr (runtime.DEBUG_VAR, without the import)
+from model_zoo.runtime import DEBUG_VAR  # kept: children's stderr too
+
 DRAIN_SECONDS = 3.0  # after the exit: what is still buffered in the pipe
 POLL_SECONDS = 0.2
 # Words in a dying process's last lines that mean it ran out of memory.

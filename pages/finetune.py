@@ -8,10 +8,9 @@ from model_zoo.untrusted import md
 from ui.common import page_setup
 from ui.finetune import (
     ABANDON_AFTER_SECONDS,
-    busy_message,
     current_run,
+    own_run_message,
     prepare,
-    previous_run_ending,
     start_run,
 )
 from ui.finetune_panels import (
@@ -74,13 +73,12 @@ mode = st.segmented_control(
 chosen = settings_form(dataset, leaderboard=mode == "Leaderboard")
 if chosen is not None:
     if run is not None and run.job.running:
-        st.warning("This session is already training; stop it first.")
+        st.warning(own_run_message(run.job))
     else:
         try:
             run = start_run(prepared, chosen[0], source, grid=chosen[1])
         except ServerBusy as err:
-            mine = previous_run_ending()
-            st.warning(busy_message(err, mine.job if mine is not None else None))
+            st.warning(str(err))
         except ValueError as err:
             st.error(str(err))
 

@@ -352,3 +352,18 @@ def test_hostile_class_names_reach_the_page_as_escaped_text():
         bare = re.sub(r"\\(.)", "", name)  # what a Markdown renderer sees as markup
         assert not re.search(r"[\[\]()<>!`*$:&#]", bare), source
     assert sorted(re.sub(r"\\(.)", r"\1", s)[2:-13] for s in shown) == sorted(names)
+
+
+def test_train_pressed_during_ones_own_run_says_whether_it_is_still_ending():
+    from types import SimpleNamespace
+
+    from ui.finetune import own_run_message
+
+    def job(stopping: bool):
+        snapshot = SimpleNamespace(stop_requested=stopping)
+        return SimpleNamespace(snapshot=lambda: snapshot, age_seconds=lambda: 42.4)
+
+    assert own_run_message(job(False)) == "This session is already training; stop it first."
+    assert own_run_message(job(True)).startswith(
+        "Your previous run is still ending (42 s since it started)"
+    )

@@ -89,23 +89,15 @@ def current_run() -> Run | None:
     return run
 
 
-def previous_run_ending() -> Run | None:
-    """The run this page's URL names when it is still running (a Stop being honoured, or a
-    reopened page): the visitor's own, not another's."""
-    token = st.query_params.get(RUN_PARAM)
-    with _RUNS_LOCK:
-        run = _RUNS.get(token) if token else None
-    return run if run is not None and run.job.running else None
-
-
-def busy_message(err: Exception, mine: TrainingJob | None) -> str:
-    """Why Train was refused: this visitor's own run still ending, or another visitor's."""
-    if mine is None:
-        return str(err)
-    return (
-        f"Your previous run is still ending ({mine.age_seconds():.0f} s since it started); "
-        "its results show here once it has. Try again then."
-    )
+def own_run_message(job: TrainingJob) -> str:
+    """Why Train does nothing while this visitor's run is on: still training, or still
+    ending after Stop (its slot is not free yet)."""
+    if job.snapshot().stop_requested:
+        return (
+            f"Your previous run is still ending ({job.age_seconds():.0f} s since it started); "
+            "its results show here once it has. Try again then."
+        )
+    return "This session is already training; stop it first."
 
 
 def start_run(
