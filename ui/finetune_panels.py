@@ -7,6 +7,7 @@ import io
 import json
 import zipfile
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -15,7 +16,9 @@ from model_zoo.datasets import Dataset
 from model_zoo.devices import device_info
 from model_zoo.explain import explain_finetuned, overlay
 from model_zoo.finetune.calibration import MAX_TEMPERATURE, wilson_interval
+from model_zoo.finetune.eta import eta_text
 from model_zoo.finetune.evaluation import TrainResult, calibrate
+from model_zoo.finetune.events import Progress
 from model_zoo.finetune.export import DEFAULT_THRESHOLD, USE_IT, export_zip
 from model_zoo.finetune.features import train_val_test_split
 from model_zoo.finetune.formats import FORMATS
@@ -213,6 +216,24 @@ def split_caption(where: object, dataset: Dataset, val: float, test: float, seed
         )
 
 
+def _progress_ui(where: Any, progress: Progress, stopping: bool, early_stopping: bool) -> None:
+    """The phase and its pass, a bar over it, and the time left in the whole run."""
+    epoch = f" · epoch {progress.epoch}/{progress.epochs}" if progress.epochs else ""
+    if progress.validating:
+        epoch += " · validation pass"
+    where_in_grid = (
+        f" · **{_run_label(progress.run)}** (combination {progress.run_index} of {progress.runs})"
+        if progress.runs
+        else ""
+    )
+    where.markdown(f"**{progress.phase.capitalize()}**{epoch}{where_in_grid}")
+    left = eta_text(progress.eta_low, progress.eta_high, stopping)
+    if early_stopping and progress.eta_seconds is not None and not stopping:
+        left += " (less if it stops early)"
+    counted = f"{progress.unit} {progress.done}/{progress.total} · " if progress.total > 1 else ""
+    where.progress(min(progress.done / max(progress.total, 1), 1.0), text=f"{counted}{left}")
+
+
 def live_panel(job: TrainingJob, polling: bool = False) -> None:
     """Phase, progress, curves, device and the Stop button; polled while training runs."""
     snap = job.snapshot()
@@ -220,26 +241,7 @@ def live_panel(job: TrainingJob, polling: bool = False) -> None:
         top = st.columns([3, 1])
         progress = snap.progress
         if snap.state == "running" and progress is not None:
-            epoch = f" · epoch {progress.epoch}/{progress.epochs}" if progress.epochs else ""
-            eta = (
-                f" · about {progress.eta_seconds:.0f} s left in the run"
-                if progress.eta_seconds is not None
-                else ""
-            )
-            where = (
-                f" · **{_run_label(progress.run)}** (combination {progress.run_index} of "
-                f"{progress.runs})"
-                if progress.runs
-                else ""
-            )
-            top[0].markdown(f"**{progress.phase.capitalize()}**{epoch}{where}")
-            counted = (
-                f"{progress.unit} {progress.done}/{progress.total}" if progress.total > 1 else ""
-            )
-            top[0].progress(
-                min(progress.done / max(progress.total, 1), 1.0),
-                text=f"{counted}{eta}".removeprefix(" · ") or "…",
-            )
+            _progress_ui(top[0], progress, snap.stop_requested, job.config.early_stopping)
         elif snap.state == "failed":
             top[0].markdown(f"**Failed**: {snap.error or 'unknown error'}")
         elif snap.is_grid:

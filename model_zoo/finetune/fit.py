@@ -38,10 +38,24 @@ class LiveProgress(_Callback):
         self.epoch, self.epoch_start = epoch, time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self._report(batch, self.steps, False)
+
+    def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
+        # The epoch's validation pass, as its own step: Stop and the time left see it too.
+        self._report(batch, self.stages.val_steps, True)
+
+    def _report(self, batch: int, total: int, validating: bool) -> None:
         if self.stages.stop is not None and self.stages.stop.is_set():
             raise TrainingStopped
         self.stages.on_progress(
-            Progress(self.phase, batch + 1, self.steps, self.epoch + 1, self.epochs)
+            Progress(
+                self.phase,
+                batch + 1,
+                total,
+                self.epoch + 1,
+                self.epochs,
+                validating=validating,
+            )
         )
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
@@ -101,6 +115,11 @@ class Stages:
     def steps(self) -> int:
         """Batches in one training epoch."""
         return -(-len(self.train_idx) // self.config.batch_size)
+
+    @property
+    def val_steps(self) -> int:
+        """Batches in one validation pass."""
+        return -(-len(self.val_idx) // self.config.batch_size)
 
     def head_on_features(self, parts: FineTuned, features: np.ndarray) -> Any:
         """The first stage on cached backbone features: only the head trains. Returns the

@@ -22,6 +22,7 @@ import numpy as np
 
 from model_zoo import runtime
 from model_zoo.datasets import Dataset
+from model_zoo.finetune.eta import grid_plan, run_plan, timed
 from model_zoo.finetune.evaluation import (
     CHECK_IMAGES,
     TrainResult,
@@ -34,10 +35,7 @@ from model_zoo.finetune.events import (
     EpochLog,
     Progress,
     ProgressFn,
-    grid_plan,
     noop,
-    run_plan,
-    timed,
 )
 from model_zoo.finetune.features import (
     CachedFeatures,
@@ -265,7 +263,7 @@ def train_grid(
     paths, labels = dataset.samples()
     split = train_val_test_split(labels, base.val_split, base.test_split, base.seed)
     _, n_val, n_test = split.sizes()
-    clock = grid_plan(
+    plan = grid_plan(
         [configs[n] for n in order],
         heads,
         len(paths),
@@ -273,7 +271,7 @@ def train_grid(
         n_test,
         {n for n, f in stored.items() if f is not None},
     )
-    report_all = timed(on_progress, clock)
+    report_all = timed(on_progress, plan)
     runs = len(order) * len(heads)
 
     def reporter(run: str, index: int) -> ProgressFn:
