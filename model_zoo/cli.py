@@ -321,7 +321,7 @@ def _classify(args: argparse.Namespace) -> int:
     except RuntimeError as err:  # MODEL_ZOO_ENGINE=openvino where OpenVINO cannot run
         raise UsageError(str(err)) from None
     if args.csv:
-        from model_zoo.predict import classify_photos, dict_rows_csv
+        from model_zoo.predict import answers_csv, classify_photos
 
         photos = _photos(args.images)
         if source.is_random:
@@ -330,7 +330,7 @@ def _classify(args: argparse.Namespace) -> int:
             rows = classify_photos(classifiers, photos, on_progress=_progress_bar())
         except DatasetError as err:
             raise UsageError(str(err)) from None
-        _write_csv(dict_rows_csv(rows), args.csv, len(rows))
+        _write_csv(answers_csv(rows), args.csv, len(rows))
         return 0
     results = compare(classifiers, images, args.top, args.resize)
     if args.json:

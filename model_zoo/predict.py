@@ -20,6 +20,7 @@ from model_zoo.artifact import LABELS_FILE, ExportError, declared_shapes, read_e
 from model_zoo.children import error_line
 from model_zoo.datasets import STORED_SIDE, DatasetError, zip_photos
 from model_zoo.images import IMAGE_EXTENSIONS, MAX_BYTES, ImageError, load_image, resize
+from model_zoo.labels import ClassScore
 from model_zoo.untrusted import UntrustedFileError, read_regular, to_csv
 
 if TYPE_CHECKING:
@@ -248,25 +249,38 @@ def predict_photos(
 
 
 def rows_csv(rows: Sequence[PredictionRow]) -> str:
-    """``predictions.csv``: file, top1 ("not sure" below the threshold), score, top5, error."""
+    """``predictions.csv``: file, top1 ("not sure" below the threshold), score, the best
+    classes with their scores (``topK``, K at most 5 and the class count), error."""
     lines: list[list[object]] = []
     for row in rows:
         if row.error:
             lines.append([row.file, "", "", "", "", row.error])
             continue
         label, score = row.top[0]
-        top5 = "; ".join(f"{c} {s:.4f}" for c, s in row.top)
+        top = "; ".join(f"{c} {s:.4f}" for c, s in row.top)
         lines.append(
             [
                 row.file,
                 "not sure" if row.not_sure else label,
                 round(score, 4),
-                top5,
+                top,
                 row.not_sure,
                 "",
             ]
         )
-    return to_csv(["file", "top1", "score", "top5", "not_sure", "error"], lines)
+    shown = max((len(row.top) for row in rows), default=0)
+    return to_csv(["file", "top1", "score", f"top{shown}", "not_sure", "error"], lines)
+
+
+@dataclass(frozen=True)
+class PhotoAnswers:
+    """One photo through the ImageNet models: each model's top-1 (by registry name) and
+    the ensemble's (the mean of their probabilities), or why it has none."""
+
+    file: str
+    answers: tuple[tuple[str, ClassScore], ...] = ()
+    ensemble: ClassScore | None = None
+    error: str = ""
 
 
 def classify_photos(
@@ -275,43 +289,49 @@ def classify_photos(
     total: int = 0,
     on_progress: ProgressFn | None = None,
     batch: int = BATCH,
-) -> list[dict[str, str]]:
-    """Every photo through the ImageNet models: one column per model (top-1 and score) and
-    the ensemble's top-1 (the mean of their probabilities)."""
+) -> list[PhotoAnswers]:
+    """Every photo through the ImageNet models, in batches."""
     from model_zoo.labels import top_k
 
-    rows: list[dict[str, str]] = []
+    rows: list[PhotoAnswers] = []
     for chunk in _batches(photos, batch):
         good = [(n, im) for n, im, _ in chunk if im is not None]
         per_model = {c.name: c.classify([im for _, im in good], top=1) for c in classifiers}
         index = {name: i for i, (name, _) in enumerate(good)}
         for name, _, why in chunk:
             if name not in index:
-                rows.append({"file": name, "error": why})
+                rows.append(PhotoAnswers(name, error=why))
                 continue
-            i = index[name]
-            row = {"file": name}
-            probs = []
-            for model, predictions in per_model.items():
-                best = predictions[i].top[0]
-                row[model] = f"{best.pretty} {best.score:.4f}"
-                probs.append(predictions[i].probabilities)
-            ensemble = top_k(np.mean(probs, axis=0), 1)[0]
-            row["ensemble"] = f"{ensemble.pretty} {ensemble.score:.4f}"
-            rows.append(row)
+            mine = [(model, found[index[name]]) for model, found in per_model.items()]
+            ensemble = top_k(np.mean([p.probabilities for _, p in mine], axis=0), 1)[0]
+            rows.append(PhotoAnswers(name, tuple((m, p.top[0]) for m, p in mine), ensemble))
         if on_progress is not None:
             on_progress(len(rows), max(total, len(rows)))
     return rows
 
 
-def dict_rows_csv(rows: Sequence[dict[str, str]]) -> str:
-    columns = [*list(dict.fromkeys(k for row in rows for k in row if k != "error")), "error"]
-    return to_csv(columns, ([row.get(c, "") for c in columns] for row in rows))
+def answers_csv(rows: Sequence[PhotoAnswers]) -> str:
+    """The answers as CSV: per model (registry name) and for the ensemble, a class column
+    and a score column (``resnet50``, ``resnet50_score``), then the error."""
+    models = list(dict.fromkeys(m for row in rows for m, _ in row.answers))
+    header = ["file"]
+    for name in [*models, "ensemble"]:
+        header += [name, f"{name}_score"]
+    lines = []
+    for row in rows:
+        found = dict(row.answers)
+        cells: list[object] = [row.file]
+        for best in [*(found.get(m) for m in models), row.ensemble]:
+            cells += [best.label, round(best.score, 6)] if best is not None else ["", ""]
+        lines.append([*cells, row.error])
+    return to_csv([*header, "error"], lines)
 
 
 __all__ = [
     "DatasetError",
     "ExportError",
+    "PhotoAnswers",
+    "answers_csv",
     "classify_photos",
     "gather_photos",
     "load_export",

@@ -14,6 +14,7 @@ from model_zoo.loading import ModelState
 from model_zoo.registry import MODELS
 from model_zoo.untrusted import md
 from model_zoo.weights import where_to_put
+from model_zoo.wording import percent
 from ui.batch import imagenet_batch_panel
 from ui.common import page_setup, plural, short_name, show_readiness, state_text
 from ui.compare_panels import ExplainSettings, show_comparison
@@ -179,7 +180,7 @@ else:
         row = st.columns(widths)
         row[0].image(thumbnail(photo, 128), caption=md(short_name(names_ok[i], 16)))
         for cell, pred in zip(row[1:], result.predictions, strict=True):
-            cell.markdown(f"{pred.top[0].pretty}  \n`{pred.top[0].score:.1%}`")
+            cell.markdown(f"{pred.top[0].pretty}  \n`{percent(pred.top[0].score)}`")
     st.divider()
     pick = st.selectbox("Details for", range(len(photos)), format_func=names_ok.__getitem__)
     show_comparison(results[pick], photos[pick], classifiers, explain, resize_mode)

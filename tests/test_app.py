@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from tests import vocabulary
 from tests.conftest import encode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +77,7 @@ def test_compare_with_an_example_photo():
     assert_random_banner(at)
     first_choices = at.dataframe[0].value
     assert list(first_choices["Model"]) == MODEL_TITLES
+    assert vocabulary.problems(vocabulary.page_texts(at)) == []
 
 
 def test_compare_with_an_uploaded_file(cat_bytes):
@@ -169,6 +171,7 @@ def test_explain_shows_five_heatmaps_and_follows_the_class_picker():
     at.selectbox(key="explain_class").set_value(281).run()
     captions = [img.proto.imgs[0].caption for img in at.image[photos_only:]]
     assert len(captions) == 5 and all(c.startswith("why tabby (") for c in captions)
+    assert vocabulary.problems([*captions, *vocabulary.page_texts(at)]) == []
     at.toggle(key="explain").set_value(False).run()
     assert len(at.image) == photos_only  # Explain off: no heatmap is computed or shown
 
@@ -286,7 +289,8 @@ def test_compare_a_zip_of_photos_gives_a_table_and_a_csv(cat_bytes):
     assert not at.exception, [e.value for e in at.exception]
     table = next(d.value for d in at.dataframe if "ensemble" in d.value.columns)
     assert list(table["file"]) == ["trip/cat.jpg", "trip/notes.txt", "trip/second_cat.jpg"]
-    assert {"vgg16", "resnet50", "xception", "ensemble"} <= set(table.columns)
+    assert {"VGG16", "ResNet50", "Xception", "ensemble"} <= set(table.columns)
+    assert vocabulary.problems(vocabulary.page_texts(at)) == []
     # The same photo twice: the same answers; the text file says why it has none.
     assert table.loc[0, "ensemble"] == table.loc[2, "ensemble"]
     assert table.loc[1, "error"] == "not an image file type"

@@ -193,8 +193,8 @@ def test_a_two_by_one_leaderboard_in_the_browser_opens_a_row(app_url, server_log
                 snapshot = page.locator("body").aria_snapshot()
                 at = snapshot.find("Open a combination")
                 raise AssertionError(snapshot[max(0, at - 500) : at + 1500]) from None
-            page.get_by_role("option", name="VGG16 + gap").click()
-            expect(page.get_by_text("Results · VGG16 + gap")).to_be_visible(timeout=60_000)
+            page.get_by_role("option", name="VGG16 · global pool").click()
+            expect(page.get_by_text("Results · VGG16 · global pool")).to_be_visible(timeout=60_000)
             expect(page.get_by_text("Most confident mistakes", exact=True)).to_be_visible()
             expect(page.get_by_text("Reliability on the test split")).to_be_visible()
             assert page.locator("[data-testid='stException']").count() == 0

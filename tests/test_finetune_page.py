@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests import vocabulary
 from tests.conftest import colour_class_zip
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +60,7 @@ def test_from_upload_to_results(cat_bytes):
     assert not at.exception, [e.value for e in at.exception]
     metrics = {m.label: m.value for m in at.metric}
     assert set(metrics) >= {"Test accuracy", "95% interval", "Best epoch"}
+    assert vocabulary.problems(vocabulary.page_texts(at)) == []
     assert metrics["Best epoch"].endswith("of 2")
     assert any("Split: 15 train · 6 validation" in c.value for c in at.caption)
     assert any("Only 3 test images" in w.value for w in at.warning)
@@ -135,14 +137,14 @@ def test_leaderboard_mode_ranks_a_grid_and_opens_a_row():
     assert not at.exception, [e.value for e in at.exception]
     assert any(m.value.startswith("**Finished**: 2 combinations") for m in at.markdown)
     board = next(d for d in at.dataframe if "combination" in d.value.columns)
-    assert sorted(board.value["combination"]) == ["ResNet50 + gap", "VGG16 + gap"]
+    assert sorted(board.value["combination"]) == ["ResNet50 · global pool", "VGG16 · global pool"]
     accuracies = list(board.value["test accuracy"])
     assert accuracies == sorted(accuracies, reverse=True)
     assert any("leaderboard_chart" in k for k in chart_keys(at))
     assert not at.metric  # nothing opened yet
     by_label(at.selectbox, "Open a combination's full results").set_value("vgg16 + gap").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any(h.value.startswith("Results · VGG16 + gap") for h in at.subheader)
+    assert any(h.value.startswith("Results · VGG16 · global pool") for h in at.subheader)
     assert {"Test accuracy", "95% interval"} <= {m.label for m in at.metric}
     assert at.get("download_button")
 
@@ -303,9 +305,9 @@ def test_the_imagenet_precheck_lists_each_classes_top_labels():
     assert not at.exception, [e.value for e in at.exception]
     table = next(d for d in at.dataframe if "ImageNet #1" in d.value.columns)
     assert list(table.value["class"]) == ["class_a", "class_b", "class_c"]
-    first = [re.fullmatch(r"(.+) \((\d+)%\)", cell) for cell in table.value["ImageNet #1"]]
+    first = [re.fullmatch(r"(.+) \((\d+\.\d)%\)", cell) for cell in table.value["ImageNet #1"]]
     assert all(first)
-    shares = [int(m.group(2)) for m in first]
+    shares = [float(m.group(2)) for m in first]
     assert all(5 <= s <= 100 for s in shares)  # 5 models x 4 images: at least 1 of 20 votes
     # Random weights: the labels are noise, and no pair of classes is said to be confused.
     assert not [w for w in at.warning if "expect them to be confused" in w.value]

@@ -29,13 +29,14 @@ def test_predict_reads_files_folders_and_zips_and_marks_not_sure(export_dir, tmp
     proc = run_model_zoo("predict", str(export_dir), str(photos), str(data), "--csv", str(out))
     assert proc.returncode == 0, proc.stderr
     rows = read_csv(out.read_text())
-    assert list(rows[0]) == ["file", "top1", "score", "top5", "not_sure", "error"]
+    # Three classes: the best three, never more than there are.
+    assert list(rows[0]) == ["file", "top1", "score", "top3", "not_sure", "error"]
     assert len(rows) == 5 + 6  # four photos and a broken one, six from the zip
     broken = next(r for r in rows if r["file"].endswith("broken.jpg"))
     assert broken["error"] and not broken["top1"]
     threshold = json.loads((export_dir / "labels.json").read_text())["threshold"]
     for row in (r for r in rows if not r["error"]):
-        top5 = [part.rsplit(" ", 1) for part in row["top5"].split("; ")]
+        top5 = [part.rsplit(" ", 1) for part in row["top3"].split("; ")]
         assert len(top5) == 3 and float(row["score"]) == pytest.approx(float(top5[0][1]))
         sure = float(row["score"]) >= threshold
         assert row["not_sure"] == str(not sure)
@@ -73,7 +74,7 @@ def test_predict_takes_the_downloaded_zip_too(export_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "on TensorFlow" in proc.stderr
     [row] = read_csv(proc.stdout)
-    assert row["file"].endswith("cat.jpg") and row["top5"]
+    assert row["file"].endswith("cat.jpg") and row["top3"]
 
 
 @pytest.mark.parametrize("change", ["tampered", "foreign", "no_labels"])
@@ -115,7 +116,16 @@ def test_classify_a_folder_to_csv_has_a_column_per_model_and_the_ensemble(tmp_pa
     proc = run_model_zoo("classify", str(EXAMPLES), "--models", "resnet50,vgg16", "--csv", str(out))
     assert proc.returncode == 0, proc.stderr
     rows = read_csv(out.read_text())
-    assert list(rows[0]) == ["file", "vgg16", "resnet50", "ensemble", "error"]  # registry order
+    assert list(rows[0]) == [  # registry order; ids and numbers in columns of their own
+        "file",
+        "vgg16",
+        "vgg16_score",
+        "resnet50",
+        "resnet50_score",
+        "ensemble",
+        "ensemble_score",
+        "error",
+    ]
     assert sorted(r["file"].rsplit("/", 1)[-1] for r in rows) == [
         "astronaut.jpg",
         "cat.jpg",
@@ -124,6 +134,5 @@ def test_classify_a_folder_to_csv_has_a_column_per_model_and_the_ensemble(tmp_pa
     ]
     for row in rows:
         for column in ("resnet50", "vgg16", "ensemble"):
-            label, score = row[column].rsplit(" ", 1)
-            assert label and 0 <= float(score) <= 1
+            assert row[column] and 0 <= float(row[f"{column}_score"]) <= 1
     assert "random weights" in proc.stderr

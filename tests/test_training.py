@@ -298,12 +298,13 @@ def test_export_reloads_in_safe_mode_with_the_same_predictions(colour_dataset, t
         np.asarray(reloaded(pixels)), np.asarray(result.model(pixels)), rtol=1e-5, atol=1e-6
     )
     card = (tmp_path / "out" / "MODEL_CARD.md").read_text()
-    assert "VGG16 + dense_dropout" in card and "random weights" in card
+    assert "VGG16 · dense 256 + dropout" in card and "random weights" in card
+    assert "(`dense_dropout`)" in card  # the id too, for the settings it was trained with
     assert "class_a, class_b, class_c" in card
     # Temperature and threshold travel with the model, and the card says how to use them.
     labels = __import__("json").loads((tmp_path / "out" / "labels.json").read_text())
     assert labels["temperature"] == result.evaluation.temperature and labels["threshold"] == 0.7
-    assert 'Not sure" below 70%' in card and f"{result.evaluation.temperature:.3g}" in card
+    assert 'Not sure" below 70.0%' in card and f"{result.evaluation.temperature:.3g}" in card
     assert "3 tested once" in card
     with zipfile.ZipFile(__import__("io").BytesIO(export_zip(result))) as zf:
         assert sorted(zf.namelist()) == [

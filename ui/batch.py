@@ -12,12 +12,16 @@ from model_zoo.finetune.evaluation import TrainResult
 from model_zoo.limits import MAX_UPLOAD_MB
 from model_zoo.predict import (
     Exported,
+    PhotoAnswers,
+    PredictionRow,
+    answers_csv,
     classify_photos,
-    dict_rows_csv,
     predict_photos,
     rows_csv,
 )
 from model_zoo.untrusted import md
+from model_zoo.wording import model_name, scored, top_header
+from ui.common import percent_column
 
 
 def _upload(key: str) -> tuple[str, bytes] | None:
@@ -54,20 +58,41 @@ def finetuned_batch_panel(result: TrainResult, threshold: float) -> None:
         st.error(f"**{md(name)}** refused: {md(err)}.")
         return
     st.dataframe(
-        [
-            {
-                "file": r.file,
-                "prediction": r.error or ("not sure" if r.not_sure else r.top[0][0]),
-                "score": r.top[0][1] if r.top else None,
-                "top 5": ", ".join(f"{c} {s:.0%}" for c, s in r.top),
-            }
-            for r in rows
-        ],
+        predictions_table(rows),
         hide_index=True,
         key="batch_table",
-        column_config={"score": st.column_config.ProgressColumn(format="percent")},
+        column_config={"score": percent_column()},
     )
     _download(rows_csv(rows), "batch_csv")
+
+
+def predictions_table(rows: Sequence[PredictionRow]) -> list[dict[str, object]]:
+    """A fine-tuned model's answers for people: the score from 0 to 100 (for
+    ``percent_column``), the best classes as ``"cat 51.6%"``, as many as there are."""
+    best = top_header(max((len(r.top) for r in rows), default=0))
+    return [
+        {
+            "file": r.file,
+            "prediction": r.error or ("not sure" if r.not_sure else r.top[0][0]),
+            "score": 100 * r.top[0][1] if r.top else None,
+            best: ", ".join(scored(c, s) for c, s in r.top),
+        }
+        for r in rows
+    ]
+
+
+def answers_table(rows: Sequence[PhotoAnswers]) -> list[dict[str, str]]:
+    """The ImageNet models' answers for people: a column per model by its display name,
+    each cell ``"tabby cat 51.6%"``."""
+    table = []
+    for row in rows:
+        cells = {"file": row.file}
+        for name, best in row.answers:
+            cells[model_name(name)] = scored(best.pretty, best.score)
+        if row.ensemble is not None:
+            cells["ensemble"] = scored(row.ensemble.pretty, row.ensemble.score)
+        table.append({**cells, "error": row.error})
+    return table
 
 
 def imagenet_batch_panel(classifiers: Sequence) -> None:
@@ -83,8 +108,8 @@ def imagenet_batch_panel(classifiers: Sequence) -> None:
     except DatasetError as err:
         st.error(f"**{md(name)}** refused: {md(err)}.")
         return
-    st.dataframe(rows, hide_index=True, key="imagenet_batch_table")
-    _download(dict_rows_csv(rows), "imagenet_batch_csv")
+    st.dataframe(answers_table(rows), hide_index=True, key="imagenet_batch_table")
+    _download(answers_csv(rows), "imagenet_batch_csv")
 
 
 def _download(text: str, key: str) -> None:

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from model_zoo.labels import ClassScore
 from model_zoo.untrusted import plotly_text
+from model_zoo.wording import model_name
 
 # The label sits above its bar and the score at the bar's end, so neither crowds the other
 # in a fifth of a laptop screen beside the sidebar (about 170 px at 12 px type).
@@ -252,7 +253,7 @@ def leaderboard_figure(rows: Sequence, height: int = 360) -> go.Figure:
             ),
             mode="markers",
             marker=dict(size=12, symbol=[symbols[heads.index(r.head) % 5] for r in mine]),
-            name=mine[0].label.split(" + ")[0],
+            name=model_name(backbone),
             customdata=[r.key for r in mine],
             text=[r.label for r in mine],
             hovertemplate="%{text}: %{y:.1f}% at %{x:.0f} ms/image<extra></extra>",
@@ -287,7 +288,7 @@ def reliability_figure(before, after, height: int = 300) -> go.Figure:
             name=f"{name} (ECE {rel.ece:.3f})",
             marker_color=colour,
             customdata=rel.counts,
-            hovertemplate="confidence %{x:.2f}: %{y:.0%} right of %{customdata}<extra></extra>",
+            hovertemplate="confidence %{x:.2f}: %{y:.1%} right of %{customdata}<extra></extra>",
         )
     fig.update_layout(
         height=height,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
 
 from model_zoo.engine import ENGINE_VAR, PRECISION_VAR, engine_settings
 from model_zoo.finetune.jobs import sweep_job_folders
@@ -110,6 +111,12 @@ def short_name(name: str, limit: int = 18) -> str:
         return name
     tail = max(6, limit // 2 - 1)
     return name[: limit - tail - 1] + "…" + name[-tail:]
+
+
+def percent_column(label: str | None = None) -> ColumnConfig:
+    """A bar column of percentages written as everywhere else (``51.6%``): give it values
+    from 0 to 100."""
+    return st.column_config.ProgressColumn(label, format="%.1f%%", min_value=0, max_value=100)
 
 
 def plural(count: int, noun: str) -> str:

@@ -15,6 +15,7 @@ from model_zoo.inference import Classifier, Comparison, Prediction
 from model_zoo.labels import class_score
 from model_zoo.registry import MODELS
 from model_zoo.weights import MissingWeightsError
+from model_zoo.wording import percent
 from ui.charts import topk_figure
 from ui.common import agreement_message, selected_points
 from ui.models import gradcam_heatmap
@@ -68,13 +69,13 @@ def show_comparison(
                     st.image(
                         overlay(photo, heat, explain.opacity, resize_mode),
                         width="stretch",
-                        caption=f"why {explained.pretty} ({explained.score:.1%})",
+                        caption=f"why {explained.pretty} ({percent(explained.score)})",
                     )
             st.caption(
                 f"⏱️ {pred.ms:.0f} ms on {by_name[pred.model].engine_label} · "
                 f"{spec.params_m:.1f} M parameters · "
                 f"{spec.size_mb} MB · input {spec.input_size}×{spec.input_size} · "
-                f"ImageNet top-1 {spec.top1:.1%}, top-5 {spec.top5:.1%}"
+                f"ImageNet top-1 {percent(spec.top1)}, top-5 {percent(spec.top5)}"
             )
 
     agree = result.agreement
@@ -93,7 +94,7 @@ def show_comparison(
                     {
                         "Model": MODELS[m].display_name,
                         "First choice": c.pretty,
-                        "Score": f"{c.score:.1%}",
+                        "Score": percent(c.score),
                     }
                     for m, c in agree.first_choices.items()
                 ],

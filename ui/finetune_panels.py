@@ -31,6 +31,7 @@ from model_zoo.labels import ClassScore
 from model_zoo.limits import MAX_PHOTO_MB
 from model_zoo.registry import MODELS
 from model_zoo.untrusted import md
+from model_zoo.wording import percent, percent_range, run_key, run_label
 from ui.batch import finetuned_batch_panel
 from ui.charts import (
     abstention_figure,
@@ -44,7 +45,7 @@ from ui.charts import (
     runs_figure,
     topk_figure,
 )
-from ui.common import plural, selected_points
+from ui.common import percent_column, plural, selected_points
 from ui.models import get_classifiers
 
 IMBALANCE_WARNING = 3.0
@@ -212,7 +213,7 @@ def split_caption(where: object, dataset: Dataset, val: float, test: float, seed
         low, high = wilson_interval(n_test, n_test)
         where.caption(  # type: ignore[attr-defined]
             f"⚠️ Only {n_test} test images: even a perfect score has a 95% interval of "
-            f"{low:.0%}–{high:.0%}. More images per class give a firmer number."
+            f"{percent_range(low, high)}. More images per class give a firmer number."
         )
 
 
@@ -222,7 +223,7 @@ def _progress_ui(where: Any, progress: Progress, stopping: bool, early_stopping:
     if progress.validating:
         epoch += " · validation pass"
     where_in_grid = (
-        f" · **{_run_label(progress.run)}** (combination {progress.run_index} of {progress.runs})"
+        f" · **{run_label(progress.run)}** (combination {progress.run_index} of {progress.runs})"
         if progress.runs
         else ""
     )
@@ -288,7 +289,7 @@ def live_panel(job: TrainingJob, polling: bool = False) -> None:
                 [
                     {
                         "combination": r.label,
-                        "test accuracy": f"{r.test_accuracy:.1%}",
+                        "test accuracy": percent(r.test_accuracy),
                         "val loss": round(r.val_loss, 3),
                     }
                     for r in snap.rows
@@ -298,12 +299,6 @@ def live_panel(job: TrainingJob, polling: bool = False) -> None:
             )
     if polling and snap.state != "running":
         st.rerun()  # the whole page: it draws this panel once more, unpolled, and the results
-
-
-def _run_label(run: str) -> str:
-    backbone, _, head = run.partition(" + ")
-    name = MODELS[backbone].display_name if backbone in MODELS else backbone
-    return f"{name} + {head}" if head else name
 
 
 def leaderboard_panel(rows: Sequence[Row]) -> str | None:
@@ -322,8 +317,8 @@ def leaderboard_panel(rows: Sequence[Row]) -> str | None:
         {
             "rank": i,
             "combination": r.label + (" (stopped)" if r.stopped else ""),
-            "test accuracy": r.test_accuracy,
-            "95% interval": f"{r.test_interval[0]:.0%}–{r.test_interval[1]:.0%}",
+            "test accuracy": 100 * r.test_accuracy,
+            "95% interval": percent_range(*r.test_interval),
             "val loss": r.val_loss,
             "train s": r.train_seconds,
             "features s": r.feature_seconds,
@@ -339,9 +334,7 @@ def leaderboard_panel(rows: Sequence[Row]) -> str | None:
         on_select="rerun",
         selection_mode="single-row",
         column_config={
-            "test accuracy": st.column_config.ProgressColumn(
-                format="percent", min_value=0, max_value=1
-            ),
+            "test accuracy": percent_column(),
             "val loss": st.column_config.NumberColumn(format="%.3f"),
             "train s": st.column_config.NumberColumn(format="%.1f"),
             "features s": st.column_config.NumberColumn(format="%.1f"),
@@ -365,7 +358,7 @@ def leaderboard_panel(rows: Sequence[Row]) -> str | None:
         "Open a combination's full results",
         options,
         index=options.index(default) if default in options else 0,
-        format_func=lambda k: "pick one (or a row above)" if k is None else _run_label(k),
+        format_func=lambda k: "pick one (or a row above)" if k is None else run_label(k),
         key=f"open_row_{default}",
     )
 
@@ -392,8 +385,10 @@ def confidence_panel(result: TrainResult) -> float:
             / 100
         )
         coverage, accuracy = curve.at(threshold)
-        answered = "none" if np.isnan(accuracy) else f"{accuracy:.0%} of them right"
-        st.caption(f"At {threshold:.0%}: answers {coverage:.0%} of the test images, {answered}.")
+        answered = "none" if np.isnan(accuracy) else f"{percent(accuracy)} of them right"
+        st.caption(
+            f"At {percent(threshold)}: answers {percent(coverage)} of the test images, {answered}."
+        )
         st.plotly_chart(abstention_figure(curve, threshold), key="abstention_chart")
     with left:
         st.caption(
@@ -422,11 +417,11 @@ def show_results(result: TrainResult) -> None:
     """Metrics, confusion matrix (click a cell for its images), per-class scores, the most
     confident mistakes, try-it with Grad-CAM, and the download."""
     ev = result.evaluation
-    st.subheader(f"Results · {_run_label(f'{result.config.backbone} + {result.config.head}')}")
+    st.subheader(f"Results · {run_label(run_key(result.config.backbone, result.config.head))}")
     if result.weights.is_random:
         st.warning(
             "**Random weights**: the backbone's features are noise, so accuracy near chance "
-            f"(about {1 / len(result.classes):.0%} here) and one class for every image are "
+            f"(about {percent(1 / len(result.classes))} here) and one class for every image are "
             "expected; the calibration below then describes an uninformative model. Train "
             "with ImageNet weights for numbers that mean something."
         )
@@ -440,10 +435,10 @@ def show_results(result: TrainResult) -> None:
     m = st.columns(4)
     m[0].metric(
         "Test accuracy",
-        f"{ev.accuracy:.1%}",
+        percent(ev.accuracy),
         help="On the test split, touched once after training.",
     )
-    m[1].metric("95% interval", f"{low:.0%}–{high:.0%}", help="Wilson score interval.")
+    m[1].metric("95% interval", percent_range(low, high), help="Wilson score interval.")
     m[2].metric("Best epoch", f"{result.best_epoch} of {len(result.history)}")
     m[3].metric("Training time", f"{result.seconds:.0f} s")
     st.caption(
@@ -494,7 +489,7 @@ def show_results(result: TrainResult) -> None:
             st.image(
                 [ev.thumbnails[i] for i in indices[:24]],
                 width=96,
-                caption=[f"{ev.probabilities[i, picked[1]]:.0%}" for i in indices[:24]],
+                caption=[percent(ev.probabilities[i, picked[1]]) for i in indices[:24]],
             )
     with right:
         st.markdown("**Per class**")
@@ -524,7 +519,7 @@ def show_results(result: TrainResult) -> None:
             [ev.thumbnails[i] for i in mistakes],
             width=110,
             caption=[
-                f"said {md(result.classes[pred[i]])} ({ev.probabilities[i, pred[i]]:.0%}), "
+                f"said {md(result.classes[pred[i]])} ({percent(ev.probabilities[i, pred[i]])}), "
                 f"is {md(result.classes[ev.labels[i]])}"
                 for i in mistakes
             ],
@@ -556,10 +551,10 @@ def show_results(result: TrainResult) -> None:
             if probs[best] < threshold:
                 b.warning(
                     f"**Not sure**: the best guess, {md(result.classes[best])}, has "
-                    f"{probs[best]:.0%}, below your {threshold:.0%} threshold."
+                    f"{percent(probs[best])}, below your {percent(threshold)} threshold."
                 )
             else:
-                b.success(f"**{md(result.classes[best])}** ({probs[best]:.0%}, calibrated)")
+                b.success(f"**{md(result.classes[best])}** ({percent(probs[best])}, calibrated)")
             b.plotly_chart(
                 topk_figure(
                     [ClassScore(result.classes[i], "", int(i), float(probs[i])) for i in order]
@@ -626,7 +621,7 @@ def download_panel(result: TrainResult, threshold: float) -> None:
             continue
         st.markdown(
             f"✅ **{report['format']}** `{report['file']}` · {report['size_mb']:.1f} MB · "
-            f"top-1 agreement {report['agreement']:.1%} on {report['images']} validation "
+            f"top-1 agreement {percent(report['agreement'])} on {report['images']} validation "
             f"images · max difference {report['max_difference']:.1e} · "
             f"{report['ms_per_image']:.1f} ms/image"
         )
@@ -675,7 +670,7 @@ def precheck_panel(dataset: Dataset, random_weights: bool) -> None:
                 {
                     "class": view.name,
                     **{
-                        f"ImageNet #{i + 1}": f"{label} ({share:.0%})"
+                        f"ImageNet #{i + 1}": f"{label} ({percent(share)})"
                         for i, (label, share) in enumerate(view.top)
                     },
                 }

@@ -20,6 +20,7 @@ from model_zoo.finetune.formats import FormatReport, export_formats
 from model_zoo.finetune.settings import HEADS
 from model_zoo.images import resize
 from model_zoo.untrusted import md
+from model_zoo.wording import head_name, percent, percent_range, run_key, run_label
 
 CARD_FILE = "MODEL_CARD.md"
 METRICS_FILE = "metrics.json"
@@ -69,7 +70,7 @@ def model_card(
     low, high = ev.interval
     n_train, n_val, n_test = ev.split_sizes
     coverage, answered = ev.abstention().at(threshold)
-    answered_text = "no test image" if np.isnan(answered) else f"{answered:.1%} of them right"
+    answered_text = "no test image" if np.isnan(answered) else f"{percent(answered)} of them right"
     spec = cfg.spec
     weights = (
         "random weights — for tests only, predictions are meaningless"
@@ -86,12 +87,12 @@ def model_card(
         else "ran to the end or to early stopping"
     )
     settings = "\n".join(f"| {k} | {v} |" for k, v in cfg.to_dict().items())
-    return f"""# {spec.display_name} + {cfg.head} — fine-tuned with Model Zoo
+    return f"""# {run_label(run_key(cfg.backbone, cfg.head))} — fine-tuned with Model Zoo
 
 Created {result.created}.
 
 - **Backbone:** {spec.display_name}, {weights}.
-- **Head:** {HEADS[cfg.head]}.
+- **Head:** {head_name(cfg.head)}: {HEADS[cfg.head]} (`{cfg.head}`).
 - **Classes ({len(result.classes)}):** {", ".join(md(c) for c in result.classes)}.
 - **Input:** RGB pixels 0–255, shape `(N, {cfg.size}, {cfg.size}, 3)`, float32. The
   {spec.preprocess_mode}-mode preprocessing of {spec.display_name} is inside the model.
@@ -102,7 +103,7 @@ Created {result.created}.
 
 Split stratified per class, seed {cfg.seed}: {n_train} images trained, {n_val} validated
 (they picked the best epoch and the temperature), {n_test} tested once after training.
-Test accuracy **{ev.accuracy:.1%}** (95% Wilson interval {low:.1%}–{high:.1%}), loss
+Test accuracy **{percent(ev.accuracy)}** (95% Wilson interval {percent_range(low, high)}), loss
 {ev.loss:.3f}.
 
 | class | precision | recall | F1 | images |
@@ -118,8 +119,8 @@ estimate. Try the model on photos it has never seen.
   the model's probabilities by it and take the softmax again (below). Expected calibration
   error on the test split: {ev.reliability(calibrated=False).ece:.3f} before,
   {ev.reliability().ece:.3f} after.
-- **"Not sure" below {threshold:.0%}** (calibrated top-1 confidence): on the test split this
-  answers {coverage:.0%} of the images, {answered_text}.
+- **"Not sure" below {percent(threshold)}** (calibrated top-1 confidence): on the test split this
+  answers {percent(coverage)} of the images, {answered_text}.
 
 Both are in `{LABELS_FILE}` (`temperature`, `threshold`).
 

@@ -11,6 +11,7 @@ from model_zoo.finetune.calibration import wilson_interval
 from model_zoo.finetune.evaluation import TrainResult
 from model_zoo.finetune.settings import HEADS
 from model_zoo.registry import MODELS, split_names
+from model_zoo.wording import run_key, run_label
 
 ROW_KEYS = (
     "backbone",
@@ -58,11 +59,11 @@ class Row:
 
     @property
     def key(self) -> str:
-        return f"{self.backbone} + {self.head}"
+        return run_key(self.backbone, self.head)
 
     @property
     def label(self) -> str:
-        return f"{MODELS[self.backbone].display_name} + {self.head}"
+        return run_label(self.key)
 
     @classmethod
     def of(cls, result: TrainResult, ms_per_image: float, size_mb: float) -> Row:

@@ -9,11 +9,32 @@ from typing import Any
 
 from model_zoo.registry import ModelSpec, get_spec
 
-HEADS: dict[str, str] = {
-    "dense_dropout": "Flatten → Dense 256 (ReLU) → Dropout 0.5 → softmax",
-    "gap": "Global average pooling → softmax",
-    "gap_dropout": "Global average pooling → Dropout 0.5 → softmax",
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """A head: its id (settings, files, CSV), the short name tables and headings show, and
+    its layers."""
+
+    name: str
+    display_name: str
+    layers: str
+
+
+HEAD_SPECS: dict[str, HeadSpec] = {
+    h.name: h
+    for h in (
+        HeadSpec(
+            "dense_dropout",
+            "dense 256 + dropout",
+            "Flatten → Dense 256 (ReLU) → Dropout 0.5 → softmax",
+        ),
+        HeadSpec("gap", "global pool", "Global average pooling → softmax"),
+        HeadSpec(
+            "gap_dropout", "global pool + dropout", "Global average pooling → Dropout 0.5 → softmax"
+        ),
+    )
 }
+HEADS: dict[str, str] = {name: spec.layers for name, spec in HEAD_SPECS.items()}
 MAX_EPOCHS = 100
 MAX_BATCH_SIZE = 256
 MAX_SEED = 2**32 - 1  # what NumPy and TensorFlow seeds accept
