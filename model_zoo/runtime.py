@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import threading
 import warnings
@@ -97,10 +98,53 @@ def only_our_own_stderr() -> Iterator[None]:
 _IMPORT_LOCK = threading.Lock()
 
 
+# What TensorFlow's native libraries print on fd 2 while they load, before absl's logging
+# reads TF_CPP_MIN_LOG_LEVEL: absl's notice and its INFO lines ("oneDNN custom operations
+# are on", which CPU features the binary uses). Info at start-up, not warnings.
+_START_UP_NOISE = re.compile(
+    rb"^(WARNING: All log messages before absl::InitializeLog\(\)|I\d{4} )"
+)
+
+
+@contextlib.contextmanager
+def _without_start_up_noise() -> Iterator[None]:
+    """Passes fd 2 through a pipe that drops ``_START_UP_NOISE`` lines and forwards every
+    other line (another thread's log record, a real error) as it comes."""
+    if os.environ.get(DEBUG_VAR) or not hasattr(os, "pipe"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr
+        yield
+        return
+    read_end, write_end = os.pipe()
+
+    def forward() -> None:
+        with os.fdopen(read_end, "rb") as lines:
+            for line in lines:
+                if not _START_UP_NOISE.match(line):
+                    os.write(saved, line)
+
+    relay = threading.Thread(target=forward, name="model-zoo-stderr", daemon=True)
+    relay.start()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # the pipe's last writer closes: the relay ends
+        relay.join(timeout=5)
+        os.close(saved)
+
+
 @cache
 def _import_tensorflow() -> ModuleType:
     quiet_tensorflow()
-    import tensorflow as tf
+    with _without_start_up_noise():
+        import tensorflow as tf
 
     cpus = available_cpus()
     try:

@@ -103,7 +103,7 @@ def test_from_upload_to_results(cat_bytes):
     assert not at.exception, [e.value for e in at.exception]
     checked = [m.value for m in at.markdown if m.value.startswith("✅ **savedmodel**")]
     assert len(checked) == 1 and "top-1 agreement 100.0%" in checked[0], checked
-    assert any(e.label == "Use it: savedmodel" for e in at.expander)
+    assert any(e.label == "Use it: SavedModel (TF Serving)" for e in at.expander)
     assert at.get("download_button")
 
 

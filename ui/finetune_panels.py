@@ -227,7 +227,7 @@ def _progress_ui(where: Any, progress: Progress, stopping: bool, early_stopping:
         if progress.runs
         else ""
     )
-    where.markdown(f"**{progress.phase.capitalize()}**{epoch}{where_in_grid}")
+    where.markdown(f"**{progress.phase[:1].upper()}{progress.phase[1:]}**{epoch}{where_in_grid}")
     left = eta_text(progress.eta_low, progress.eta_high, stopping)
     if early_stopping and progress.eta_seconds is not None and not stopping:
         left += " (less if it stops early)"
@@ -420,10 +420,11 @@ def show_results(result: TrainResult) -> None:
     st.subheader(f"Results · {run_label(run_key(result.config.backbone, result.config.head))}")
     if result.weights.is_random:
         st.warning(
-            "**Random weights**: the backbone's features are noise, so accuracy near chance "
-            f"(about {percent(1 / len(result.classes))} here) and one class for every image are "
-            "expected; the calibration below then describes an uninformative model. Train "
-            "with ImageNet weights for numbers that mean something."
+            "**Random weights**: the backbone's features were never learned, so on real "
+            f"photos accuracy near chance (about {percent(1 / len(result.classes))} here) and "
+            "one class for every image are expected; only classes that differ in plain colour "
+            "or brightness can be told apart. The calibration below then describes an "
+            "uninformative model. Train with ImageNet weights for numbers that mean something."
         )
     if result.stopped:
         st.info(
@@ -616,16 +617,17 @@ def download_panel(result: TrainResult, threshold: float) -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         reports = json.loads(zf.read("metrics.json"))["formats"]
     for report in reports:
+        name = FORMATS.get(report["format"], report["format"])
         if report["error"]:
-            st.warning(f"**{report['format']}** not included: {report['error']}")
+            st.warning(f"**{name}** not included: {report['error']}")
             continue
         st.markdown(
-            f"✅ **{report['format']}** `{report['file']}` · {report['size_mb']:.1f} MB · "
+            f"✅ **{name}** `{report['file']}` · {report['size_mb']:.1f} MB · "
             f"top-1 agreement {percent(report['agreement'])} on {report['images']} validation "
             f"images · max difference {report['max_difference']:.1e} · "
             f"{report['ms_per_image']:.1f} ms/image"
         )
-        with st.expander(f"Use it: {report['format']}"):
+        with st.expander(f"Use it: {name}"):
             st.markdown(USE_IT[report["format"]].format(size=cfg.size, n=len(result.classes)))
     st.download_button(
         "Download the model and its formats (.zip)",
