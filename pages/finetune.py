@@ -6,21 +6,18 @@ from model_zoo.finetune.jobs import ServerBusy
 from model_zoo.limits import MAX_PHOTO_MB, MAX_UPLOAD_MB
 from model_zoo.untrusted import md
 from ui.common import page_setup
-from ui.finetune import (
+from ui.finetune.board import leaderboard_panel
+from ui.finetune.data import data_summary, precheck_panel
+from ui.finetune.live import live_panel
+from ui.finetune.results import show_results
+from ui.finetune.runs import (
     ABANDON_AFTER_SECONDS,
     current_run,
     own_run_message,
     prepare,
     start_run,
 )
-from ui.finetune_panels import (
-    data_summary,
-    leaderboard_panel,
-    live_panel,
-    precheck_panel,
-    settings_form,
-    show_results,
-)
+from ui.finetune.settings import settings_form
 
 source = page_setup("Fine-tune", "🎓")
 if source is None:

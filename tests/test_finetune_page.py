@@ -101,7 +101,7 @@ def test_from_upload_to_results(cat_bytes):
     assert [b.label for b in at.get("download_button")] == ["Download predictions.csv"]
     at.button(key="convert_formats").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    checked = [m.value for m in at.markdown if m.value.startswith("✅ **savedmodel**")]
+    checked = [m.value for m in at.markdown if m.value.startswith("✅ **SavedModel (TF Serving)**")]
     assert len(checked) == 1 and "top-1 agreement 100.0%" in checked[0], checked
     assert any(e.label == "Use it: SavedModel (TF Serving)" for e in at.expander)
     assert at.get("download_button")
@@ -204,7 +204,7 @@ def test_a_failed_run_says_failed_and_why(monkeypatch, tmp_path):
 
 
 def test_a_run_whose_page_is_closed_is_stopped(monkeypatch):
-    import ui.finetune as ui_finetune
+    import ui.finetune.runs as ui_finetune
 
     class Job:
         running, cancelled = True, None
@@ -275,7 +275,7 @@ def test_a_reopened_page_with_the_runs_address_finds_the_run_and_no_other_page_d
 def test_the_job_folder_goes_on_every_failure_path(monkeypatch, tmp_path):
     import tempfile
 
-    import ui.finetune as ui_finetune
+    import ui.finetune.runs as ui_finetune
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
@@ -359,7 +359,7 @@ def test_hostile_class_names_reach_the_page_as_escaped_text():
 def test_train_pressed_during_ones_own_run_says_whether_it_is_still_ending():
     from types import SimpleNamespace
 
-    from ui.finetune import own_run_message
+    from ui.finetune.runs import own_run_message
 
     def job(stopping: bool):
         snapshot = SimpleNamespace(stop_requested=stopping)
