@@ -38,10 +38,11 @@ from PIL import Image
 
 from model_zoo.datasets import extract_dataset
 from model_zoo.finetune.features import FEATURES
+from model_zoo.finetune.grid import train_grid
 from model_zoo.finetune.leaderboard import parse_choice
 from model_zoo.finetune.model import build_backbone
 from model_zoo.finetune.settings import HEADS, TrainConfig
-from model_zoo.finetune.training import train, train_grid
+from model_zoo.finetune.training import train
 from model_zoo.registry import MODELS, get_spec
 from model_zoo.weights import WeightsSource
 

@@ -10,153 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from model_zoo.artifact import LABELS_FILE, ExportError, declared_shapes, read_export
-from model_zoo.children import error_line
+from model_zoo.artifact.exported import Exported
+from model_zoo.artifact.labels import ExportError
 from model_zoo.datasets import STORED_SIDE, DatasetError, zip_photos
-from model_zoo.images import IMAGE_EXTENSIONS, MAX_BYTES, ImageError, load_image, resize
+from model_zoo.images import IMAGE_EXTENSIONS, MAX_BYTES, ImageError, load_image
 from model_zoo.labels import ClassScore
 from model_zoo.untrusted import UntrustedFileError, read_regular, to_csv
 
 if TYPE_CHECKING:
-    from model_zoo.engine import Precision
+    pass
 
 BATCH = 32
 
 Photo = tuple[str, np.ndarray | None, str]  # (name, image or None, why it is unusable)
 ProgressFn = Callable[[int, int], None]
-
-
-@dataclass
-class Exported:
-    """A fine-tuned export, checked: the model and its labels.
-
-    ``digest``: the model file's SHA-256 when it was loaded from disk; predictions then run
-    on OpenVINO, converted once per model and cached under that name. With that IR cached,
-    the Keras model (``model``) is only loaded from ``model_file`` if something needs it.
-    """
-
-    model: Any
-    classes: tuple[str, ...]
-    size: int
-    temperature: float
-    threshold: float
-    digest: str = ""
-    engine: str = "TensorFlow"
-    model_file: Path | None = None
-
-    def keras_model(self) -> Any:
-        """The Keras model, loaded in safe mode from ``model_file`` the first time."""
-        if self.model is None:
-            assert self.model_file is not None
-            self.model = _load_keras(self.model_file, str(self.model_file))
-        return self.model
-
-    def _trace(self) -> Any:
-        from model_zoo import runtime
-
-        tf = runtime.tensorflow()
-        model = self.keras_model()
-        function = tf.function(lambda x: model(x, training=False))
-        return function.get_concrete_function(
-            tf.TensorSpec([None, self.size, self.size, 3], tf.float32)
-        )
-
-    def _ir_folder(self) -> tuple[Path, Precision] | None:
-        """Where this model's IR is cached, when OpenVINO runs it (a model from disk)."""
-        from model_zoo import engine
-
-        settings = engine.engine_settings()
-        # Whether OpenVINO is installed, without starting it: a model refused by its shapes
-        # should not pay for OpenVINO's CPU plugin on top of TensorFlow.
-        if not (self.digest and settings.wants_openvino and find_spec("openvino") is not None):
-            return None
-        precision = settings.resolved_precision()
-        return engine.cached_ir_folder(f"export-{self.digest[:24]}", precision), precision
-
-    def batch_runner(self, batch: int) -> Callable[[np.ndarray], np.ndarray]:
-        """Probabilities for a batch of pixels: OpenVINO when allowed and the model came
-        from disk (converted once, cached by its checksum), else Keras' ``predict_on_batch``."""
-        from model_zoo import engine
-
-        where = self._ir_folder()
-        if where is not None:
-            compiled = engine.cached_openvino(where[0], self._trace, where[1], batch)
-            if compiled is not None:  # else Keras runs the batches
-                self.engine = compiled.label
-                return compiled
-        self.engine = "TensorFlow"
-        model = self.keras_model()
-        return lambda x: np.asarray(model.predict_on_batch(x))
-
-    def cached_shapes(self) -> tuple[tuple[int, ...], int] | None:
-        """(input shape without the batch, outputs) of this model's cached IR, read without
-        TensorFlow; None when there is none."""
-        from model_zoo import engine
-
-        where = self._ir_folder()
-        if where is None or not (where[0] / engine.IR_FILE).is_file():
-            return None
-        core: Any = engine.openvino_core()
-        try:
-            ir = core.read_model(str(where[0] / engine.IR_FILE))
-            given = tuple(int(d) for d in ir.inputs[0].get_partial_shape()[1:].to_shape())
-            return given, int(ir.outputs[0].get_partial_shape()[-1].get_length())
-        except Exception:  # a damaged cache: Keras checks instead
-            return None
-
-
-def _load_keras(model_file: Path, source: str) -> Any:
-    from model_zoo import runtime
-
-    try:
-        return runtime.keras().saving.load_model(model_file, safe_mode=True)
-    except Exception as err:  # a file that matches its checksum but still will not load
-        text = error_line(err, with_type=False, limit=200)
-        raise ExportError(f"{source}: the model does not load ({text})") from None
-
-
-def load_export(source: Path, workdir: Path) -> Exported:
-    """Loads an export folder or zip written by this app (``export.write_export``), checked
-    by ``artifact.read_export`` first; the model must fit its labels. Where its OpenVINO IR
-    is cached already, that is what runs it (no TensorFlow); else the model loads in Keras'
-    safe mode.
-
-    Args:
-        source: The export's folder, or its zip.
-        workdir: A temporary folder of the caller's: a zip's model is copied there; it must
-            outlive the predictions.
-
-    Raises:
-        ExportError: not an export of this app, altered, or damaged (one line).
-    """
-    labels, model_file = read_export(source, workdir)
-    exported = Exported(
-        None,
-        labels.classes,
-        labels.input_size,
-        labels.temperature,
-        labels.threshold,
-        digest=labels.model_sha256,
-        model_file=model_file,
-    )
-    where = f"{source.name}: {LABELS_FILE}"
-    declared = declared_shapes(model_file)
-    if declared is not None:  # before TensorFlow: labels that cannot fit are refused cheaply
-        labels.check_shapes(*declared, where)
-    shapes = exported.cached_shapes()
-    if shapes is not None:
-        labels.check_shapes(*shapes, where)
-    else:
-        model = _load_keras(model_file, str(source))
-        labels.check_shapes(tuple(model.input_shape)[1:], tuple(model.output_shape)[-1], where)
-        exported.model = model
-    return exported
 
 
 def gather_photos(inputs: Sequence[Path]) -> Iterator[Photo]:
@@ -224,16 +96,12 @@ def predict_photos(
     """Every photo through a fine-tuned export, ``batch`` at a time (on OpenVINO for an
     export loaded from disk, see ``Exported.batch_runner``), with its temperature and
     "not sure" threshold."""
-    from model_zoo.finetune.evaluation import calibrate
-
     rows: list[PredictionRow] = []
-    run = exported.batch_runner(batch)
     for chunk in _batches(photos, batch):
         good = [(n, im) for n, im, _ in chunk if im is not None]
         probs = np.zeros((0, len(exported.classes)))
         if good:
-            pixels = np.stack([resize(im, exported.size) for _, im in good]).astype(np.float32)
-            probs = calibrate(np.asarray(run(pixels)), exported.temperature)
+            probs = exported.predict([im for _, im in good])
         answers = dict(zip((n for n, _ in good), probs, strict=True))
         for name, _, why in chunk:
             if name not in answers:
@@ -330,11 +198,11 @@ def answers_csv(rows: Sequence[PhotoAnswers]) -> str:
 __all__ = [
     "DatasetError",
     "ExportError",
+    "Exported",
     "PhotoAnswers",
     "answers_csv",
     "classify_photos",
     "gather_photos",
-    "load_export",
     "predict_photos",
     "rows_csv",
 ]

@@ -96,7 +96,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def export_dir(colour_dataset, tmp_path_factory):
     """A fine-tuned export (ResNet50 + gap at 48 px, three classes, threshold 0.4)."""
-    from model_zoo.finetune.export import write_export
+    from model_zoo.artifact.export import write_export
     from model_zoo.finetune.settings import TrainConfig
     from model_zoo.finetune.training import train
     from model_zoo.weights import WeightsSource
@@ -106,6 +106,13 @@ def export_dir(colour_dataset, tmp_path_factory):
     folder = tmp_path_factory.mktemp("export")
     write_export(result, folder, threshold=0.4)
     return folder
+
+
+def load_exported(path: Path):
+    """An exported ``model.keras`` reloaded as any user would: Keras' safe mode on."""
+    from model_zoo import runtime
+
+    return runtime.keras().saving.load_model(path, safe_mode=True)
 
 
 def run_model_zoo(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:

@@ -63,10 +63,12 @@ def test_explain_refuses_a_class_out_of_range(classifiers, cat_bytes):
 
 @pytest.mark.slow
 def test_fine_tuned_model_is_explained_too(colour_dataset, cat_bytes, tmp_path):
-    from model_zoo.finetune.export import load_exported, write_export
+    from model_zoo.artifact.export import write_export
+    from model_zoo.artifact.exported import Exported
     from model_zoo.finetune.settings import TrainConfig
     from model_zoo.finetune.training import train
     from model_zoo.weights import WeightsSource
+    from tests.conftest import load_exported
 
     result = train(
         colour_dataset,
@@ -77,7 +79,7 @@ def test_fine_tuned_model_is_explained_too(colour_dataset, cat_bytes, tmp_path):
     why = explain_finetuned(result.model, photo)
     assert why.heatmap.shape == (2, 2)  # VGG16's last feature map at 64 px
     assert why.heatmap.min() >= 0.0 and why.heatmap.max() <= 1.0
-    predicted = result.predict([photo])[0]
+    predicted = Exported.from_result(result, 0.5).predict([photo], calibrated=False)[0]
     assert why.class_index == int(np.argmax(predicted))
     np.testing.assert_allclose(why.probabilities, predicted, rtol=1e-4, atol=1e-6)
     write_export(result, tmp_path)  # a reloaded model explains the same way

@@ -35,10 +35,10 @@ def tiny_result(colour_dataset):
 
 @pytest.mark.slow
 def test_every_format_round_trips_and_is_verified_before_it_is_offered(tiny_result, tmp_path):
-    from model_zoo.finetune.export import write_export
+    from model_zoo.artifact.export import write_export
 
     out = tmp_path / "out"
-    paths = write_export(tiny_result, out, formats=parse_formats("all"))
+    paths = write_export(tiny_result, out, formats=parse_formats("all")).paths
     metrics = json.loads((out / "metrics.json").read_text())
     reports = {r["format"]: r for r in metrics["formats"]}
     assert set(reports) == {"savedmodel", "litert", "litert_int8", "onnx"}
@@ -80,10 +80,12 @@ def test_every_format_round_trips_and_is_verified_before_it_is_offered(tiny_resu
 def test_a_format_that_fails_is_one_line_and_the_others_still_come(
     tiny_result, tmp_path, monkeypatch
 ):
-    from model_zoo.finetune.export import export_zip
+    from model_zoo.artifact.export import export_zip
 
-    monkeypatch.setenv("MODEL_ZOO_EXPORT_MEMORY_GB", "1.5")  # too little for TensorFlow
-    data = export_zip(tiny_result, formats=["keras", "onnx"])
+    # Too little for TensorFlow to start: it fails at once, whatever the CPU. (With 1.5 GB it
+    # started, and on one CPU the conversion then spun for minutes under the limit.)
+    monkeypatch.setenv("MODEL_ZOO_EXPORT_MEMORY_GB", "0.4")
+    data = export_zip(tiny_result, formats=["keras", "onnx"]).data
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         names = zf.namelist()
         metrics = json.loads(zf.read("metrics.json"))
@@ -96,9 +98,9 @@ def test_a_format_that_fails_is_one_line_and_the_others_still_come(
 
 @pytest.mark.slow
 def test_the_export_zip_holds_the_savedmodel_folder(tiny_result):
-    from model_zoo.finetune.export import export_zip
+    from model_zoo.artifact.export import export_zip
 
-    data = export_zip(tiny_result, formats=["savedmodel"])
+    data = export_zip(tiny_result, formats=["savedmodel"]).data
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         names = set(zf.namelist())
     assert {"saved_model/saved_model.pb", "model.keras", "MODEL_CARD.md"} <= names

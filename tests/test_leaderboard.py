@@ -118,7 +118,7 @@ def test_precheck_needs_a_model(colour_dataset):
 @pytest.mark.slow
 def test_the_grid_makes_one_feature_pass_per_backbone_and_ranks_complete_rows(colour_dataset):
     from model_zoo.finetune.features import FEATURES
-    from model_zoo.finetune.training import train_grid
+    from model_zoo.finetune.grid import train_grid
 
     FEATURES.clear()
     progress, epochs, finished = [], [], []
@@ -171,7 +171,7 @@ def test_the_grid_makes_one_feature_pass_per_backbone_and_ranks_complete_rows(co
 
 @pytest.mark.slow
 def test_stop_ends_the_grid_and_keeps_what_finished(colour_dataset):
-    from model_zoo.finetune.training import train_grid
+    from model_zoo.finetune.grid import train_grid
 
     stop = threading.Event()
     base = TrainConfig(epochs=2, batch_size=8, image_size=48)
@@ -192,7 +192,7 @@ def test_stop_ends_the_grid_and_keeps_what_finished(colour_dataset):
 
 @pytest.mark.slow
 def test_the_grid_refuses_augmentation_and_bad_settings(colour_dataset):
-    from model_zoo.finetune.training import train_grid
+    from model_zoo.finetune.grid import train_grid
 
     with pytest.raises(ValueError, match="leave out augmentation"):
         train_grid(colour_dataset, ["vgg16"], ["gap"], TrainConfig(augment=True), RANDOM)

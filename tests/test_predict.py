@@ -48,8 +48,9 @@ def test_predict_reads_files_folders_and_zips_and_marks_not_sure(export_dir, tmp
 def test_the_openvino_path_gives_the_keras_answers(export_dir, tmp_path):
     import dataclasses
 
+    from model_zoo.artifact.exported import load_export
     from model_zoo.datasets import zip_photos
-    from model_zoo.predict import load_export, predict_photos
+    from model_zoo.predict import predict_photos
 
     exported = load_export(export_dir, tmp_path)
     assert exported.digest

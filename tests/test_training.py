@@ -5,13 +5,14 @@ import threading
 import numpy as np
 import pytest
 
-from model_zoo.finetune.export import export_zip, load_exported, write_export
+from model_zoo.artifact.export import export_zip, write_export
 from model_zoo.finetune.features import FEATURES, stratified_split
 from model_zoo.finetune.model import preprocessing_layer
 from model_zoo.finetune.settings import TrainConfig, TrainingStopped
 from model_zoo.finetune.training import train
 from model_zoo.registry import MODELS
 from model_zoo.weights import WeightsSource
+from tests.conftest import load_exported
 
 RANDOM = WeightsSource("random")
 
@@ -284,7 +285,7 @@ def test_export_reloads_in_safe_mode_with_the_same_predictions(colour_dataset, t
         backbone="vgg16", head="dense_dropout", epochs=1, batch_size=8, image_size=40
     )
     result = train(colour_dataset, config, RANDOM)
-    paths = write_export(result, tmp_path / "out", threshold=0.7)
+    paths = write_export(result, tmp_path / "out", threshold=0.7).paths
     assert [p.name for p in paths] == [
         "model.keras",
         "labels.json",
@@ -306,7 +307,7 @@ def test_export_reloads_in_safe_mode_with_the_same_predictions(colour_dataset, t
     assert labels["temperature"] == result.evaluation.temperature and labels["threshold"] == 0.7
     assert 'Not sure" below 70.0%' in card and f"{result.evaluation.temperature:.3g}" in card
     assert "3 tested once" in card
-    with zipfile.ZipFile(__import__("io").BytesIO(export_zip(result))) as zf:
+    with zipfile.ZipFile(__import__("io").BytesIO(export_zip(result).data)) as zf:
         assert sorted(zf.namelist()) == [
             "MODEL_CARD.md",
             "labels.json",

@@ -94,14 +94,20 @@ def test_csv_cell(value, expected):
 def test_the_apps_csvs_hold_no_formula_cell():
     from model_zoo.finetune.leaderboard import Row
     from model_zoo.finetune.leaderboard import to_csv as leaderboard_csv
-    from model_zoo.predict import PredictionRow, dict_rows_csv, rows_csv
+    from model_zoo.labels import ClassScore
+    from model_zoo.predict import PhotoAnswers, PredictionRow, answers_csv, rows_csv
 
     evil = '=HYPERLINK("https://203.0.113.9")'
     texts = [
         rows_csv(
             [PredictionRow(evil, ((evil, 0.9), ("-x", 0.1))), PredictionRow("@a", error="+b")]
         ),
-        dict_rows_csv([{"file": evil, "resnet50": "+1 0.5"}, {"file": "-1", "error": "@x"}]),
+        answers_csv(
+            [
+                PhotoAnswers(evil, (("resnet50", ClassScore("+1", "n0", 0, 0.5)),)),
+                PhotoAnswers("-1", error="@x"),
+            ]
+        ),
         leaderboard_csv(
             [Row("vgg16", "gap", 0.5, (0.2, 0.8), -1.0, 0.1, 0.2, 12.0, 3.0, 10, False)]
         ),

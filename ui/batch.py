@@ -49,9 +49,7 @@ def finetuned_batch_panel(result: TrainResult, threshold: float) -> None:
     if given is None:
         return
     name, data = given
-    exported = Exported(
-        result.model, result.classes, result.config.size, result.evaluation.temperature, threshold
-    )
+    exported = Exported.from_result(result, threshold)
     try:
         rows = predict_photos(exported, zip_photos(data), on_progress=_progress())
     except DatasetError as err:

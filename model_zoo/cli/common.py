@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from model_zoo.artifact.labels import DEFAULT_THRESHOLD
 from model_zoo.datasets import DatasetError, DatasetLimits
-from model_zoo.finetune.export import DEFAULT_THRESHOLD
+from model_zoo.finetune.formats import FormatReport
 from model_zoo.finetune.jobs import new_job_folder
 from model_zoo.finetune.settings import TrainConfig
 from model_zoo.images import DISPLAY_SIDE, MAX_BYTES, ImageError, load_image
@@ -214,12 +215,12 @@ def training(args: argparse.Namespace) -> Iterator[tuple[threading.Event, Path]]
         signal.signal(signal.SIGINT, previous)
 
 
-def format_line(report: dict) -> str:
+def format_line(report: FormatReport) -> str:
     """One format's verification, as a line on stderr."""
-    if report["error"]:
-        return f"{report['format']}: skipped, {report['error']}"
+    if report.error:
+        return f"{report.format}: skipped, {report.error}"
     return (
-        f"{report['format']}: {report['file']} {report['size_mb']:.1f} MB, top-1 agreement "
-        f"{report['agreement']:.1%} on {report['images']} validation images, max difference "
-        f"{report['max_difference']:.1e}, {report['ms_per_image']:.1f} ms/image"
+        f"{report.format}: {report.file} {report.size_mb:.1f} MB, top-1 agreement "
+        f"{report.agreement:.1%} on {report.images} validation images, max difference "
+        f"{report.max_difference:.1e}, {report.ms_per_image:.1f} ms/image"
     )

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     out = out_folder(args.out)
     data = read_zip(args.data)
 
-    from model_zoo.finetune.export import write_export
+    from model_zoo.artifact.export import write_export
     from model_zoo.finetune.settings import TrainingStopped
     from model_zoo.finetune.training import train
 
@@ -108,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
         print("stopped before the first epoch finished; nothing saved", file=sys.stderr)
         return 130
     with contextlib.redirect_stdout(io.StringIO()):
-        write_export(result, out, args.threshold, formats)
-    for report in json.loads((out / "metrics.json").read_text())["formats"]:
+        written = write_export(result, out, args.threshold, formats)
+    for report in written.reports:
         print(format_line(report), file=sys.stderr)
     ev = result.evaluation
     low, high = ev.interval

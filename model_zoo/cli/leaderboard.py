@@ -85,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
     out = out_folder(args.out)
     data = read_zip(args.data)
 
-    from model_zoo.finetune.export import write_export
+    from model_zoo.artifact.export import write_export
+    from model_zoo.finetune.grid import train_grid
     from model_zoo.finetune.settings import TrainingStopped
-    from model_zoo.finetune.training import train_grid
 
     best: dict[str, Any] = {}
 

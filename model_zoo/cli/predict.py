@@ -33,7 +33,9 @@ def register(sub: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model_zoo.predict import ExportError, load_export, predict_photos, rows_csv
+    from model_zoo.artifact.exported import load_export
+    from model_zoo.artifact.labels import ExportError
+    from model_zoo.predict import predict_photos, rows_csv
 
     source = Path(args.model)
     if not source.exists():

@@ -155,3 +155,11 @@ def abstention_curve(probabilities: np.ndarray, labels: np.ndarray, steps: int =
             ]
         )
     return Abstention(thresholds, coverage, accuracy)
+
+
+def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature scaling of softmax outputs, ``softmax(log(p) / T)``, for one vector or a
+    batch of rows."""
+    probs = np.asarray(probabilities)
+    scaled = softmax(np.log(np.clip(np.atleast_2d(probs), 1e-12, 1.0)), temperature)
+    return scaled.reshape(probs.shape)

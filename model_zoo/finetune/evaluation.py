@@ -15,14 +15,14 @@ from model_zoo.finetune.calibration import (
     Abstention,
     Reliability,
     abstention_curve,
+    calibrate,
     fit_temperature,
     reliability,
-    softmax,
     wilson_interval,
 )
 from model_zoo.finetune.events import EpochLog
 from model_zoo.finetune.settings import TrainConfig
-from model_zoo.images import resize, thumbnail
+from model_zoo.images import thumbnail
 from model_zoo.weights import WeightsSource
 
 
@@ -123,24 +123,9 @@ class TrainResult:
     # compared with the Keras model on them.
     check_pixels: np.ndarray | None = None
 
-    def predict(self, images: Sequence[np.ndarray], calibrated: bool = False) -> np.ndarray:
-        """Probabilities for RGB uint8 images of any size (squashed to the input size);
-        ``calibrated``: after the run's temperature scaling."""
-        batch = np.stack([resize(img, self.config.size) for img in images])
-        probs = np.asarray(self.model.predict_on_batch(batch))
-        return calibrate(probs, self.evaluation.temperature) if calibrated else probs
-
 
 RELIABILITY_BINS = 10
 CHECK_IMAGES = 32
-
-
-def calibrate(probabilities: np.ndarray, temperature: float) -> np.ndarray:
-    """Temperature scaling of softmax outputs, ``softmax(log(p) / T)``, for one vector or a
-    batch of rows."""
-    probs = np.asarray(probabilities)
-    scaled = softmax(np.log(np.clip(np.atleast_2d(probs), 1e-12, 1.0)), temperature)
-    return scaled.reshape(probs.shape)
 
 
 def temperature_for(probabilities: np.ndarray, labels: np.ndarray) -> float:

@@ -20,7 +20,7 @@ from model_zoo import engine, runtime
 from model_zoo.datasets import Dataset
 from model_zoo.finetune.events import Progress, ProgressFn, noop
 from model_zoo.finetune.model import preprocessing_layer
-from model_zoo.finetune.settings import TrainConfig, TrainingStopped
+from model_zoo.finetune.settings import HEAD_SPECS, TrainConfig, TrainingStopped
 from model_zoo.images import load_image, resize
 from model_zoo.registry import ModelSpec
 from model_zoo.weights import MissingWeightsError, WeightsSource
@@ -148,9 +148,15 @@ class CachedFeatures:
     and pooling; in ``FEATURES`` and, with ``folder``, as a file a later process finds."""
 
     def __init__(
-        self, dataset: Dataset, config: TrainConfig, weights: WeightsSource, folder: Path | None
+        self,
+        dataset: Dataset,
+        config: TrainConfig,
+        weights: WeightsSource,
+        folder: Path | None,
+        pooled: bool | None = None,
     ) -> None:
-        self.pooled = config.head != "dense_dropout"
+        # Pooled features unless the head flattens the map (or the caller says otherwise).
+        self.pooled = HEAD_SPECS[config.head].pooled if pooled is None else pooled
         self.key = (
             dataset.digest,
             config.spec.name,

@@ -26,6 +26,7 @@ from typing import Any
 
 import psutil
 
+from model_zoo.artifact.run_folder import RESULT_DIR, load_result, row_folder
 from model_zoo.children import Child, exit_text, memory_limit_from_env, ran_out_of_memory
 from model_zoo.datasets import Dataset
 from model_zoo.finetune.evaluation import TrainResult
@@ -33,7 +34,7 @@ from model_zoo.finetune.events import EpochLog, JobState, Progress
 from model_zoo.finetune.leaderboard import Row, ranked
 from model_zoo.finetune.resources import ResourceMonitor, Sample
 from model_zoo.finetune.settings import TrainConfig
-from model_zoo.finetune.worker import RESULT_DIR, load_result, row_folder, write_request
+from model_zoo.finetune.worker import FINAL, Message, write_request
 from model_zoo.weights import WeightsSource
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ class TrainingJob:
                 ``default_memory_limit()``;
                 None for no limit).
             grid: (backbones, heads) for a leaderboard of every combination on ``config``'s
-                shared settings (``training.train_grid``).
+                shared settings (``grid.train_grid``).
 
         Raises:
             ServerBusy: the server's training slots are all taken; try again later.
@@ -205,16 +206,16 @@ class TrainingJob:
         try:
             # By the child's exit, not by end-of-file: a copy it forked may hold the pipe.
             for message in self._child.messages():
-                if message.get("type") == "progress":
+                if message.get("type") == Message.PROGRESS:
                     self._set(progress=Progress(**_fields(message, Progress)))
-                elif message.get("type") == "epoch":
+                elif message.get("type") == Message.EPOCH:
                     with self._lock:
                         self._history.append(EpochLog(**_fields(message, EpochLog)))
-                elif message.get("type") == "row":
+                elif message.get("type") == Message.ROW:
                     row = Row.from_dict(_fields(message, Row))
                     with self._lock:
                         self._rows.append(row)
-                elif message.get("type") in ("done", "stopped", "error"):
+                elif message.get("type") in FINAL:
                     final = message
             self._settle(final, self._child.wait())
         except Exception as err:  # loading the result, or a broken pipe: one line, logged
@@ -234,21 +235,21 @@ class TrainingJob:
         kind = final.get("type")
         if self._cancelled:
             self._finish("stopped", self._cancelled)
-        elif kind == "done" and self.grid:
+        elif kind == Message.DONE and self.grid:
             with self._lock:
                 self._state = "stopped" if final.get("stopped") else "done"
-        elif kind == "done":
+        elif kind == Message.DONE:
             assert self._run_dir is not None
             result = load_result(self._run_dir / RESULT_DIR)
             shutil.rmtree(self._run_dir / RESULT_DIR, ignore_errors=True)  # it is in memory
             with self._lock:
                 self._result = result
                 self._state = "stopped" if result.stopped else "done"
-        elif kind == "stopped":
+        elif kind == Message.STOPPED:
             self._finish("stopped", str(final.get("message")))
-        elif kind == "error" and not final.get("memory"):
+        elif kind == Message.ERROR and not final.get("memory"):
             self._finish("failed", str(final.get("message")))
-        elif kind == "error":
+        elif kind == Message.ERROR:
             self._finish("failed", self._out_of_memory())
         else:
             tail = self._child.tail() if self._child is not None else ""

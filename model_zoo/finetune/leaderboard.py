@@ -1,5 +1,5 @@
 """A leaderboard of backbone × head combinations on one dataset: its rows, its choices and its
-CSV. No Keras: ``training.train_grid`` runs the grid; the page and the CLI read rows here."""
+CSV. No Keras: ``grid.train_grid`` runs the grid; the page and the CLI read rows here."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from model_zoo import runtime
-from model_zoo.finetune.settings import HEADS, TrainConfig
+from model_zoo.finetune.settings import HEAD_SPECS, TrainConfig
 from model_zoo.registry import ModelSpec
 from model_zoo.weights import WeightsSource
 
@@ -37,26 +37,22 @@ def preprocessing_layer(spec: ModelSpec) -> Any:
 
 
 def head_layers(head: str, n_classes: int, seed: int = 0) -> list[Any]:
-    """The head's layers; the first one turns the backbone's feature map into a vector."""
+    """The layers of ``HEAD_SPECS[head]``; the first turns the backbone's feature map into
+    a vector."""
     keras = runtime.keras()
-
-    out = keras.layers.Dense(n_classes, activation="softmax", name="predictions")
-    if head == "dense_dropout":
-        return [
-            keras.layers.Flatten(name="flatten"),
-            keras.layers.Dense(256, activation="relu", name="dense"),
-            keras.layers.Dropout(0.5, seed=seed, name="dropout"),
-            out,
-        ]
-    if head == "gap":
-        return [keras.layers.GlobalAveragePooling2D(name="avg_pool"), out]
-    if head == "gap_dropout":
-        return [
-            keras.layers.GlobalAveragePooling2D(name="avg_pool"),
-            keras.layers.Dropout(0.5, seed=seed, name="dropout"),
-            out,
-        ]
-    raise ValueError(f"Unknown head {head!r}. Expected one of {sorted(HEADS)}.")
+    if head not in HEAD_SPECS:
+        raise ValueError(f"Unknown head {head!r}. Expected one of {sorted(HEAD_SPECS)}.")
+    spec = HEAD_SPECS[head]
+    layers = [
+        keras.layers.GlobalAveragePooling2D(name="avg_pool")
+        if spec.pooled
+        else keras.layers.Flatten(name="flatten")
+    ]
+    if spec.hidden:
+        layers.append(keras.layers.Dense(spec.hidden, activation="relu", name="dense"))
+    if spec.dropout:
+        layers.append(keras.layers.Dropout(spec.dropout, seed=seed, name="dropout"))
+    return [*layers, keras.layers.Dense(n_classes, activation="softmax", name="predictions")]
 
 
 def build_backbone(spec: ModelSpec, weights: WeightsSource, size: int) -> Any:

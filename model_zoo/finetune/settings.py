@@ -12,12 +12,25 @@ from model_zoo.registry import ModelSpec, get_spec
 
 @dataclass(frozen=True)
 class HeadSpec:
-    """A head: its id (settings, files, CSV), the short name tables and headings show, and
-    its layers."""
+    """A head, as data (as a ``ModelSpec`` is for a backbone): everything that differs
+    between heads is here, and ``model.head_layers`` builds any of them.
+
+    Attributes:
+        name: Its id in settings, files and CSV columns.
+        display_name: The short name tables and headings show.
+        layers: The layers, for people.
+        pooled: It starts with global average pooling (and trains on pooled features);
+            else it flattens the whole feature map.
+        hidden: Units of a ReLU Dense layer before the output; 0 for none.
+        dropout: Dropout rate before the output; 0 for none.
+    """
 
     name: str
     display_name: str
     layers: str
+    pooled: bool = True
+    hidden: int = 0
+    dropout: float = 0.0
 
 
 HEAD_SPECS: dict[str, HeadSpec] = {
@@ -27,10 +40,16 @@ HEAD_SPECS: dict[str, HeadSpec] = {
             "dense_dropout",
             "dense 256 + dropout",
             "Flatten → Dense 256 (ReLU) → Dropout 0.5 → softmax",
+            pooled=False,
+            hidden=256,
+            dropout=0.5,
         ),
         HeadSpec("gap", "global pool", "Global average pooling → softmax"),
         HeadSpec(
-            "gap_dropout", "global pool + dropout", "Global average pooling → Dropout 0.5 → softmax"
+            "gap_dropout",
+            "global pool + dropout",
+            "Global average pooling → Dropout 0.5 → softmax",
+            dropout=0.5,
         ),
     )
 }

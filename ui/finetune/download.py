@@ -3,20 +3,36 @@ the Keras model, its report and "use it" snippet, and the zip."""
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
+from collections.abc import Sequence
 
 import streamlit as st
 
+from model_zoo.artifact.card import USE_IT
+from model_zoo.artifact.export import export_zip
 from model_zoo.finetune.evaluation import TrainResult
-from model_zoo.finetune.export import USE_IT, export_zip
-from model_zoo.finetune.formats import FORMATS
+from model_zoo.finetune.formats import FORMATS, FormatReport
 from model_zoo.wording import percent
 
 # Seconds one conversion and its check took for a ResNet50 head on a 2-core CPU (the
 # issue's walk: ONNX 43.9 s); said before the click, and while it runs.
 FORMAT_SECONDS = {"savedmodel": 15, "litert": 25, "onnx": 45}
+
+
+def reports_ui(reports: Sequence[FormatReport], size: int, n_classes: int) -> None:
+    """Each format's verification against the Keras model, and how to use it."""
+    for report in reports:
+        name = FORMATS.get(report.format, report.format)
+        if report.error:
+            st.warning(f"**{name}** not included: {report.error}")
+            continue
+        st.markdown(
+            f"✅ **{name}** `{report.file}` · {report.size_mb:.1f} MB · "
+            f"top-1 agreement {percent(report.agreement)} on {report.images} validation "
+            f"images · max difference {report.max_difference:.1e} · "
+            f"{report.ms_per_image:.1f} ms/image"
+        )
+        with st.expander(f"Use it: {name}"):
+            st.markdown(USE_IT[report.format].format(size=size, n=n_classes))
 
 
 def download_panel(result: TrainResult, threshold: float) -> None:
@@ -35,7 +51,7 @@ def download_panel(result: TrainResult, threshold: float) -> None:
     if chosen == ["keras"]:
         st.download_button(
             "Download the model (.zip: model.keras, labels.json, model card, metrics)",
-            data=lambda: export_zip(result, threshold),
+            data=lambda: export_zip(result, threshold).data,
             file_name=file_name,
             mime="application/zip",
             icon="📦",
@@ -65,25 +81,11 @@ def download_panel(result: TrainResult, threshold: float) -> None:
             f"({', '.join(f'{FORMATS[f]} ~{FORMAT_SECONDS[f]} s' for f in chosen[1:])})."
         )
         return
-    data = stored[1]
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        reports = json.loads(zf.read("metrics.json"))["formats"]
-    for report in reports:
-        name = FORMATS.get(report["format"], report["format"])
-        if report["error"]:
-            st.warning(f"**{name}** not included: {report['error']}")
-            continue
-        st.markdown(
-            f"✅ **{name}** `{report['file']}` · {report['size_mb']:.1f} MB · "
-            f"top-1 agreement {percent(report['agreement'])} on {report['images']} validation "
-            f"images · max difference {report['max_difference']:.1e} · "
-            f"{report['ms_per_image']:.1f} ms/image"
-        )
-        with st.expander(f"Use it: {name}"):
-            st.markdown(USE_IT[report["format"]].format(size=cfg.size, n=len(result.classes)))
+    bundle = stored[1]
+    reports_ui(bundle.reports, cfg.size, len(result.classes))
     st.download_button(
         "Download the model and its formats (.zip)",
-        data=data,
+        data=bundle.data,
         file_name=file_name,
         mime="application/zip",
         icon="📦",

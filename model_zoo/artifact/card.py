@@ -1,32 +1,22 @@
-"""Writing a fine-tuned model as a download: model, labels, model card and metrics."""
+"""The words and numbers that go with an export: ``metrics.json``'s data, the model card,
+and the "use it" snippet of each format."""
 
 from __future__ import annotations
 
-import io
-import json
-import tempfile
-import zipfile
-from collections.abc import Callable, Sequence
-from dataclasses import asdict
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from model_zoo import runtime
-from model_zoo.artifact import LABELS_FILE, MODEL_FILE, Labels, model_digest
+from model_zoo.artifact.labels import DEFAULT_THRESHOLD, LABELS_FILE, MODEL_FILE
 from model_zoo.finetune.evaluation import TrainResult
-from model_zoo.finetune.formats import FormatReport, export_formats
+from model_zoo.finetune.formats import FormatReport
 from model_zoo.finetune.settings import HEADS
-from model_zoo.images import resize
 from model_zoo.untrusted import md
 from model_zoo.wording import head_name, percent, percent_range, run_key, run_label
 
 CARD_FILE = "MODEL_CARD.md"
 METRICS_FILE = "metrics.json"
-
-
-DEFAULT_THRESHOLD = 0.5
 
 
 def metrics(result: TrainResult, threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
@@ -60,33 +50,18 @@ def metrics(result: TrainResult, threshold: float = DEFAULT_THRESHOLD) -> dict[s
     }
 
 
-def model_card(
-    result: TrainResult,
-    threshold: float = DEFAULT_THRESHOLD,
-    reports: Sequence[FormatReport] = (),
-) -> str:
-    """A short Markdown card: what was trained, on what, how well, and how to load it."""
-    cfg, ev = result.config, result.evaluation
-    low, high = ev.interval
-    n_train, n_val, n_test = ev.split_sizes
-    coverage, answered = ev.abstention().at(threshold)
-    answered_text = "no test image" if np.isnan(answered) else f"{percent(answered)} of them right"
-    spec = cfg.spec
+def _about(result: TrainResult) -> str:
+    cfg, spec = result.config, result.config.spec
     weights = (
         "random weights — for tests only, predictions are meaningless"
         if result.weights.is_random
         else f"ImageNet weights ({result.weights})"
-    )
-    rows = "\n".join(
-        f"| {md(c.name)} | {c.precision:.2f} | {c.recall:.2f} | {c.f1:.2f} | {c.support} |"
-        for c in ev.per_class
     )
     how = (
         "stopped by the user or the time limit"
         if result.stopped
         else "ran to the end or to early stopping"
     )
-    settings = "\n".join(f"| {k} | {v} |" for k, v in cfg.to_dict().items())
     return f"""# {run_label(run_key(cfg.backbone, cfg.head))} — fine-tuned with Model Zoo
 
 Created {result.created}.
@@ -98,13 +73,23 @@ Created {result.created}.
   {spec.preprocess_mode}-mode preprocessing of {spec.display_name} is inside the model.
 - **Training:** {len(result.history)} epochs, {how}; the weights kept are those of epoch
   {result.best_epoch} (lowest validation loss).
+"""
 
-## Test
 
-Split stratified per class, seed {cfg.seed}: {n_train} images trained, {n_val} validated
-(they picked the best epoch and the temperature), {n_test} tested once after training.
-Test accuracy **{percent(ev.accuracy)}** (95% Wilson interval {percent_range(low, high)}), loss
-{ev.loss:.3f}.
+def _test(result: TrainResult) -> str:
+    ev = result.evaluation
+    low, high = ev.interval
+    n_train, n_val, n_test = ev.split_sizes
+    rows = "\n".join(
+        f"| {md(c.name)} | {c.precision:.2f} | {c.recall:.2f} | {c.f1:.2f} | {c.support} |"
+        for c in ev.per_class
+    )
+    return f"""## Test
+
+Split stratified per class, seed {result.config.seed}: {n_train} images trained, {n_val}
+validated (they picked the best epoch and the temperature), {n_test} tested once after
+training. Test accuracy **{percent(ev.accuracy)}** (95% Wilson interval
+{percent_range(low, high)}), loss {ev.loss:.3f}.
 
 | class | precision | recall | F1 | images |
 | --- | --- | --- | --- | --- |
@@ -112,15 +97,22 @@ Test accuracy **{percent(ev.accuracy)}** (95% Wilson interval {percent_range(low
 
 With {n_test} test images the interval is {100 * (high - low):.0f} points wide: a rough
 estimate. Try the model on photos it has never seen.
+"""
 
-## Confidence
+
+def _confidence(result: TrainResult, threshold: float) -> str:
+    ev = result.evaluation
+    coverage, answered = ev.abstention().at(threshold)
+    answered_text = "no test image" if np.isnan(answered) else f"{percent(answered)} of them right"
+    settings = "\n".join(f"| {k} | {v} |" for k, v in result.config.to_dict().items())
+    return f"""## Confidence
 
 - **Temperature** {ev.temperature:.3g}, fitted on the validation split: divide the log of
   the model's probabilities by it and take the softmax again (below). Expected calibration
   error on the test split: {ev.reliability(calibrated=False).ece:.3f} before,
   {ev.reliability().ece:.3f} after.
-- **"Not sure" below {percent(threshold)}** (calibrated top-1 confidence): on the test split this
-  answers {percent(coverage)} of the images, {answered_text}.
+- **"Not sure" below {percent(threshold)}** (calibrated top-1 confidence): on the test split
+  this answers {percent(coverage)} of the images, {answered_text}.
 
 Both are in `{LABELS_FILE}` (`temperature`, `threshold`).
 
@@ -129,8 +121,11 @@ Both are in `{LABELS_FILE}` (`temperature`, `threshold`).
 | setting | value |
 | --- | --- |
 {settings}
+"""
 
-{formats_section(reports, cfg.size, len(result.classes))}## Load it
+
+def _load_it(size: int) -> str:
+    return f"""## Load it
 
 ```python
 import json
@@ -140,7 +135,7 @@ from PIL import Image
 
 model = keras.saving.load_model("{MODEL_FILE}")
 labels = json.load(open("{LABELS_FILE}"))
-image = Image.open("photo.jpg").convert("RGB").resize(({cfg.size}, {cfg.size}))
+image = Image.open("photo.jpg").convert("RGB").resize(({size}, {size}))
 probs = model.predict(np.asarray(image, dtype="float32")[None])[0]
 logits = np.log(np.clip(probs, 1e-12, 1)) / labels["temperature"]
 probs = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
@@ -150,70 +145,21 @@ print(labels["classes"][best] if probs[best] >= labels["threshold"] else "not su
 """
 
 
-def write_export(
+def model_card(
     result: TrainResult,
-    folder: Path,
     threshold: float = DEFAULT_THRESHOLD,
-    formats: Sequence[str] = ("keras",),
-    on_format: Callable[[str, int, int], None] | None = None,
-) -> list[Path]:
-    """Writes the model, labels, card and metrics into ``folder``, plus each of ``formats``
-    beyond ``keras`` that converts and verifies; returns the paths (a SavedModel is one
-    folder).
-
-    ``threshold``: below this calibrated confidence the model's answer is "not sure".
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / MODEL_FILE, folder / LABELS_FILE, folder / CARD_FILE, folder / METRICS_FILE]
-    result.model.save(paths[0])
-    reports: list[FormatReport] = []
-    if any(f != "keras" for f in formats):
-        check = result.check_pixels
-        if check is None or not len(check):  # an older result: the test thumbnails serve
-            check = np.stack([resize(t, result.config.size) for t in result.evaluation.thumbnails])
-        reports = export_formats(paths[0], folder, formats, check, on_format=on_format)
-    labels = Labels(
-        classes=tuple(result.classes),
-        input_size=result.config.size,
-        backbone=result.config.backbone,
-        head=result.config.head,
-        temperature=result.evaluation.temperature,
-        threshold=threshold,
-        model_sha256=model_digest(paths[0]),
-        files=(MODEL_FILE, *(r.file for r in reports if r.ok)),
+    reports: Sequence[FormatReport] = (),
+) -> str:
+    """A short Markdown card: what was trained, on what, how well, and how to load it."""
+    size, n = result.config.size, len(result.classes)
+    return "\n".join(
+        [
+            _about(result),
+            _test(result),
+            _confidence(result, threshold),
+            formats_section(reports, size, n) + _load_it(size),
+        ]
     )
-    paths[1].write_text(labels.to_json(), encoding="utf-8")
-    paths[2].write_text(model_card(result, threshold, reports), encoding="utf-8")
-    data = {**metrics(result, threshold), "formats": [asdict(r) for r in reports]}
-    paths[3].write_text(json.dumps(data, indent=2), encoding="utf-8")
-    return paths + [folder / r.file for r in reports if r.ok]
-
-
-def export_zip(
-    result: TrainResult,
-    threshold: float = DEFAULT_THRESHOLD,
-    formats: Sequence[str] = ("keras",),
-    on_format: Callable[[str, int, int], None] | None = None,
-) -> bytes:
-    """The download: a zip of ``write_export``'s files (built in a temporary folder)."""
-    buf = io.BytesIO()
-    with tempfile.TemporaryDirectory(prefix="model_zoo_export_") as tmp:
-        paths = write_export(result, Path(tmp), threshold, formats, on_format)
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for path in paths:
-                files = (
-                    sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-                )
-                for file in files:
-                    zf.write(file, file.relative_to(tmp).as_posix())
-    return buf.getvalue()
-
-
-def load_exported(path: Path) -> Any:
-    """Reloads an exported model with Keras' safe mode on (no custom objects needed)."""
-    keras = runtime.keras()
-
-    return keras.saving.load_model(path, safe_mode=True)
 
 
 def formats_section(reports: Sequence[FormatReport], size: int, n_classes: int) -> str:

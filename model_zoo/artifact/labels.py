@@ -31,6 +31,7 @@ MAX_MODEL_BYTES = 2 * 1024**3
 MAX_LABELS_BYTES = 1 * MB
 MAX_CLASSES = 1000
 MAX_NAME_CHARS = 200
+DEFAULT_THRESHOLD = 0.5  # below this calibrated confidence the model answers "not sure"
 INPUT_TEXT = "RGB pixels 0-255, float32, preprocessing inside the model"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
