@@ -7,14 +7,16 @@ import streamlit as st
 
 from model_zoo.registry import MODELS, ModelSpec
 from model_zoo.weights import ENV_VAR, WeightsSource, keras_cache_dir
+from model_zoo.wording import model_count
 from ui.common import page_setup, show_readiness
 
 source = page_setup("Home", "🏠")
+_names = " and ".join(", ".join(s.display_name for s in MODELS.values()).rsplit(", ", 1))
 
 st.title("🦁 Model Zoo")
 st.markdown(
-    "Learn and demo image classification with five classic ImageNet networks from "
-    "Keras: **VGG16, VGG19, ResNet50, InceptionV3 and Xception**.\n\n"
+    f"Learn and demo image classification with {model_count()} classic ImageNet networks "
+    f"from Keras: **{_names}**.\n\n"
     "1. **Compare** — give a photo (upload, camera or one of the examples) and see every "
     "model's top-5 side by side, how fast each is, and where they agree.\n"
     "2. **Fine-tune** — teach one of these networks your own classes from a zip of "

@@ -1,18 +1,14 @@
 """Turning an untrusted zip of class folders into a clean image dataset on disk.
 
-Follows docs/RELIABILITY.md: ``infolist()`` is inspected before anything is read, names
-and sizes are checked, real bytes are counted while reading, every image is decoded safely,
-and files are written only under generated names inside the job's own folder.
+Follows docs/RELIABILITY.md: the zip is opened under ``archive``'s rules, real bytes are
+counted while reading, every image is decoded safely, and files are written only under
+generated names inside the job's own folder.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import itertools
 import os
-import stat
-import struct
 import unicodedata
 import zipfile
 from collections.abc import Iterator
@@ -22,47 +18,18 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
+from model_zoo.archive import (
+    DatasetError,
+    DatasetLimits,
+    ignored,
+    inspect_entries,
+    open_archive,
+)
 from model_zoo.children import error_line
-from model_zoo.images import IMAGE_EXTENSIONS, MAX_BYTES, ImageError, decoded_pixels, load_image
-from model_zoo.limits import MAX_UPLOAD_MB, MB, size_text
-from model_zoo.untrusted import UntrustedFileError, read_regular, regular_file
+from model_zoo.images import IMAGE_EXTENSIONS, ImageError, decoded_pixels, load_image
+from model_zoo.limits import size_text
 
-IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini"}
-IGNORED_DIRS = {"__macosx"}
 STORED_SIDE = 512  # images are kept at most this large: enough for 299-pixel models
-
-
-class DatasetError(ValueError):
-    """A zip that cannot be used; ``str()`` is a one-line reason for people."""
-
-
-@dataclass(frozen=True)
-class DatasetLimits:
-    """Caps on an uploaded zip (README: "Dataset caps").
-
-    Attributes:
-        max_zip_bytes: The zip file itself (the app's upload limit).
-        max_members: Entries in the archive, directories included.
-        max_total_bytes: Sum of the declared uncompressed sizes, and of the bytes really read.
-        max_member_bytes: One entry's uncompressed size.
-        max_ratio: Uncompressed / compressed size of one entry (photos barely compress).
-        min_images_per_class: Usable images each class needs.
-        max_classes: Class folders.
-        max_images: Usable images in all.
-        max_total_megapixels: Pixels decoded in all (JPEGs are decoded straight at a reduced
-            scale, so they count what was really decoded): a small zip of huge PNGs cannot
-            buy minutes of CPU.
-    """
-
-    max_zip_bytes: int = MAX_UPLOAD_MB * MB
-    max_members: int = 5000
-    max_total_bytes: int = 1000 * MB
-    max_member_bytes: int = MAX_BYTES
-    max_ratio: float = 100.0
-    min_images_per_class: int = 5
-    max_classes: int = 50
-    max_images: int = 3000
-    max_total_megapixels: int = 1000
 
 
 @dataclass(frozen=True)
@@ -105,113 +72,12 @@ class Dataset:
         return max(sizes) / min(sizes)
 
 
-def _is_symlink(info: zipfile.ZipInfo) -> bool:
-    return stat.S_ISLNK(info.external_attr >> 16)
-
-
-def _bad_name_reason(name: str) -> str | None:
-    if not name:
-        return "has an empty name"
-    if "\x00" in name or any(unicodedata.category(ch) == "Cc" for ch in name):
-        return "contains control characters"
-    if "\\" in name:
-        return "contains a backslash"
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        return "is an absolute path"
-    if ".." in PurePosixPath(name).parts:
-        return "points outside the archive (..)"
-    return None
-
-
-def _ignored(parts: tuple[str, ...]) -> bool:
-    return (
-        any(p.lower() in IGNORED_DIRS or p.startswith(".") for p in parts)
-        or parts[-1].lower() in IGNORED_NAMES
-    )
-
-
-def _inspect(archive: zipfile.ZipFile, limits: DatasetLimits) -> list[zipfile.ZipInfo]:
-    """Refuses the archive on its table of contents alone; returns the file entries."""
-    infos = archive.infolist()
-    if len(infos) > limits.max_members:
-        raise DatasetError(f"the zip has {len(infos)} entries; the limit is {limits.max_members}")
-    total = 0
-    files = []
-    seen: set[str] = set()
-    for info in infos:
-        # zipfile cuts names at the first NUL; orig_filename is the name as stored.
-        reason = _bad_name_reason(info.orig_filename)
-        if reason:
-            raise DatasetError(f"the entry {info.orig_filename!r} {reason}")
-        if info.filename in seen:
-            raise DatasetError(f"the zip lists the entry {info.filename!r} twice")
-        seen.add(info.filename)
-        if _is_symlink(info):
-            raise DatasetError(f"the entry {info.filename!r} is a symbolic link")
-        if info.flag_bits & 0x1:
-            raise DatasetError(
-                f"the entry {info.filename!r} is encrypted; upload a zip without a password"
-            )
-        if info.is_dir():
-            continue
-        if info.file_size > limits.max_member_bytes:
-            raise DatasetError(
-                f"the entry {info.filename!r} is {size_text(info.file_size)} "
-                f"uncompressed; the limit is {size_text(limits.max_member_bytes)}"
-            )
-        if info.file_size > limits.max_ratio * max(info.compress_size, 1) and info.file_size > MB:
-            raise DatasetError(
-                f"the entry {info.filename!r} expands "
-                f"{info.file_size / max(info.compress_size, 1):.0f}× (a zip "
-                f"bomb?); the limit is {limits.max_ratio:.0f}×"
-            )
-        total += info.file_size
-        if total > limits.max_total_bytes:
-            raise DatasetError(
-                f"the zip expands to more than {size_text(limits.max_total_bytes)}; "
-                "that is the limit"
-            )
-        files.append(info)
-    _refuse_overlaps(archive, infos)
-    return files
-
-
-_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zipfile's structFileHeader, 30 bytes
-
-
-def _refuse_overlaps(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
-    """Refuses entries whose bytes overlap (CVE-2024-0450: one stored photo listed many
-    times decodes many times). Python 3.11's zipfile does not check this."""
-    fp = archive.fp
-    assert fp is not None
-    end_of_data = archive.start_dir
-    spans = []
-    for info in infos:
-        fp.seek(info.header_offset)
-        header = fp.read(_LOCAL_HEADER.size)
-        if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
-            raise DatasetError(f"the zip is damaged at {info.filename!r} (bad local header)")
-        fields = _LOCAL_HEADER.unpack(header)
-        start = info.header_offset
-        spans.append(
-            (start, start + _LOCAL_HEADER.size + fields[10] + fields[11] + info.compress_size, info)
-        )
-    spans.sort(key=lambda span: span[0])
-    for (_, end, info), (start, _, after) in itertools.pairwise(spans):
-        if start < end:
-            raise DatasetError(
-                f"the entries {info.filename!r} and {after.filename!r} overlap in the zip"
-            )
-    if spans and spans[-1][1] > end_of_data:
-        raise DatasetError(f"the zip is damaged at {spans[-1][2].filename!r} (runs past its end)")
-
-
 def _class_layout(
     files: list[zipfile.ZipInfo],
 ) -> tuple[dict[str, list[zipfile.ZipInfo]], list[tuple[str, str]]]:
     """Groups entries by class folder, unwrapping one common root folder."""
     kept = [(info, PurePosixPath(info.filename).parts) for info in files]
-    kept = [(info, parts) for info, parts in kept if not _ignored(parts)]
+    kept = [(info, parts) for info, parts in kept if not ignored(parts)]
     skipped: list[tuple[str, str]] = []
     # One wrapping folder (my_data/cats/…): every entry under the same first folder, and
     # some of them one level deeper still (else that folder is the only class).
@@ -258,38 +124,6 @@ def extract_dataset(
         raise DatasetError(f"the zip could not be read ({error_line(err, limit=200)})") from None
 
 
-def _open_archive(source: bytes | Path, limits: DatasetLimits) -> zipfile.ZipFile:
-    data = _read_zip_file(source, limits) if isinstance(source, Path) else source
-    if not data:
-        raise DatasetError("the file is empty")
-    if len(data) > limits.max_zip_bytes:
-        raise DatasetError(
-            f"the zip is {size_text(len(data))}; the limit is {size_text(limits.max_zip_bytes)}"
-        )
-    try:
-        return zipfile.ZipFile(io.BytesIO(data))
-    except NotImplementedError as err:  # e.g. "zip file version 9.9"
-        raise DatasetError(
-            f"the zip needs a newer unzip than this server has ({err}); re-create it with "
-            "your system's standard zip tool"
-        ) from None
-    except Exception:
-        raise DatasetError("not a zip file, or a truncated or damaged one") from None
-
-
-def _read_zip_file(path: Path, limits: DatasetLimits) -> bytes:
-    """A zip given as a path: a regular file (never a FIFO or a device), read under the cap."""
-    try:
-        size = regular_file(path).stat().st_size
-        if size > limits.max_zip_bytes:
-            raise DatasetError(
-                f"the zip is {size_text(size)}; the limit is {size_text(limits.max_zip_bytes)}"
-            )
-        return read_regular(path, limits.max_zip_bytes)
-    except UntrustedFileError as err:
-        raise DatasetError(str(err)) from None
-
-
 def zip_photos(
     source: bytes | Path, limits: DatasetLimits | None = None
 ) -> Iterator[tuple[str, np.ndarray | None, str]]:
@@ -302,12 +136,12 @@ def zip_photos(
     """
     limits = limits or DatasetLimits()
     try:
-        archive = _open_archive(source, limits)
+        archive = open_archive(source, limits)
         with archive:
             files = [
                 i
-                for i in _inspect(archive, limits)
-                if not _ignored(PurePosixPath(i.filename).parts)
+                for i in inspect_entries(archive, limits)
+                if not ignored(PurePosixPath(i.filename).parts)
             ]
             decoder = _Decoder(archive, limits)
             for info in sorted(files, key=lambda i: i.filename):
@@ -322,9 +156,9 @@ def zip_photos(
 
 
 def _extract(source: bytes | Path, workdir: Path, limits: DatasetLimits) -> Dataset:
-    archive = _open_archive(source, limits)
+    archive = open_archive(source, limits)
     with archive:
-        files = _inspect(archive, limits)
+        files = inspect_entries(archive, limits)
         classes, skipped = _class_layout(files)
         if not classes:
             raise DatasetError(
@@ -450,3 +284,13 @@ def _confine(path: Path, workdir: Path) -> None:
     base = workdir.resolve()
     if Path(os.path.commonpath([base, path.resolve()])) != base:  # belt and braces
         raise DatasetError("a file would be written outside the job folder")
+
+
+__all__ = [
+    "STORED_SIDE",
+    "Dataset",
+    "DatasetError",
+    "DatasetLimits",
+    "extract_dataset",
+    "zip_photos",
+]

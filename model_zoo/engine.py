@@ -1,18 +1,9 @@
-"""Inference engines behind ``Classifier``: OpenVINO compiled from the Keras models, or TensorFlow.
-
-Each Keras model, with its family's ``preprocess_input`` inside the graph, is converted once
-per (model, weights, precision) to an OpenVINO IR in a cache folder next to Keras' weights
-cache, and compiled from there: later starts load it in a fraction of a second and never
-import TensorFlow. Conversion runs in a child process (``python -m model_zoo.engine``) when
-TensorFlow is not already loaded, so a server that only compares never holds TensorFlow.
-
-Settings (environment, read when a model loads):
-
-- ``MODEL_ZOO_ENGINE``: ``auto`` (OpenVINO, TensorFlow where it is missing or fails),
-  ``openvino`` or ``tensorflow``.
-- ``MODEL_ZOO_PRECISION``: ``auto`` (bf16 where the CPU computes it natively, else f32),
-  ``bf16`` or ``f32``.
-- ``MODEL_ZOO_CACHE``: the cache folder (default ``$KERAS_HOME/model_zoo``).
+"""Inference engines behind ``Classifier``: OpenVINO compiled from the Keras models, or
+TensorFlow. Each model, its ``preprocess_input`` inside the graph, is converted once per
+(model, weights, precision) to an OpenVINO IR in a cache folder and compiled from there:
+later starts take a fraction of a second and never import TensorFlow. Conversion runs in a
+child process (``python -m model_zoo.engine``) unless TensorFlow is loaded already.
+Settings (``engine_choice``) and the Keras models (``keras_models``) are re-exported here.
 """
 
 from __future__ import annotations
@@ -20,34 +11,43 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Protocol
 
 import numpy as np
 
 from model_zoo import runtime
 from model_zoo.children import Child, exit_text, start_child
+from model_zoo.engine_choice import (
+    CACHE_VAR,
+    ENGINE_VAR,
+    ENGINES,
+    PRECISION_VAR,
+    PRECISIONS,
+    EngineChoice,
+    EngineSettings,
+    Precision,
+    PrecisionChoice,
+    cache_root,
+    engine_settings,
+    native_bf16,
+    openvino_core,
+    without_telemetry,
+)
+from model_zoo.keras_models import (
+    TensorFlowEngine,
+    build_keras_model,
+    random_weights_file,
+    tensorflow_function,
+)
 from model_zoo.registry import MODELS, ModelSpec, get_spec
 from model_zoo.weights import MissingWeightsError, WeightsSource, missing_error, weights_source
-
-ENGINE_VAR = "MODEL_ZOO_ENGINE"
-PRECISION_VAR = "MODEL_ZOO_PRECISION"
-CACHE_VAR = "MODEL_ZOO_CACHE"
-
-EngineChoice = Literal["auto", "openvino", "tensorflow"]
-PrecisionChoice = Literal["auto", "bf16", "f32"]
-Precision = Literal["bf16", "f32"]
-ENGINES: tuple[EngineChoice, ...] = ("auto", "openvino", "tensorflow")
-PRECISIONS: tuple[PrecisionChoice, ...] = ("auto", "bf16", "f32")
 
 IR_FILE = "model.xml"
 CONVERT_SECONDS = 600  # per model, for a child converting several; then it is ended
@@ -62,79 +62,6 @@ class Engine(Protocol):
     label: str
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """Which engine and precision to use (``auto`` resolves by what is installed and the CPU)."""
-
-    engine: EngineChoice = "auto"
-    precision: PrecisionChoice = "auto"
-
-    @property
-    def wants_openvino(self) -> bool:
-        return self.engine != "tensorflow"
-
-    def resolved_precision(self) -> Precision:
-        """bf16 where the CPU has native bf16 (AVX512_BF16, AMX), else f32, unless set."""
-        if self.precision != "auto":
-            return self.precision
-        return "bf16" if native_bf16() else "f32"
-
-
-def engine_settings(engine: str | None = None, precision: str | None = None) -> EngineSettings:
-    """Reads the settings from the arguments, else ``$MODEL_ZOO_ENGINE``/``$MODEL_ZOO_PRECISION``.
-
-    Raises:
-        ValueError: a value that is not one of the choices.
-    """
-    chosen_engine = (engine or os.environ.get(ENGINE_VAR) or "auto").strip().lower()
-    chosen_precision = (precision or os.environ.get(PRECISION_VAR) or "auto").strip().lower()
-    if chosen_engine not in ENGINES:
-        raise ValueError(f"Unknown engine {chosen_engine!r}. Expected one of {list(ENGINES)}.")
-    if chosen_precision not in PRECISIONS:
-        raise ValueError(
-            f"Unknown precision {chosen_precision!r}. Expected one of {list(PRECISIONS)}."
-        )
-    return EngineSettings(
-        cast(EngineChoice, chosen_engine), cast(PrecisionChoice, chosen_precision)
-    )
-
-
-def without_telemetry() -> None:
-    """Keeps OpenVINO's converter from writing its telemetry files (``~/intel``: a shared or
-    read-only home on a Space, outside this app's folders) and from sending anything. Its
-    converter falls back to a stub when ``openvino_telemetry`` cannot be imported."""
-    sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
-    sys.modules.setdefault("openvino_telemetry.backend", None)  # type: ignore[arg-type]
-
-
-@cache
-def openvino_core() -> Any | None:
-    """The process's one OpenVINO ``Core``, or None where OpenVINO is not installed."""
-    without_telemetry()
-    try:
-        import openvino as ov
-    except ImportError:
-        return None
-    return ov.Core()
-
-
-def native_bf16() -> bool:
-    """Whether OpenVINO's CPU plugin computes bf16 natively on this CPU."""
-    core = openvino_core()
-    if core is None:
-        return False
-    try:
-        return "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    except RuntimeError:
-        return False
-
-
-def cache_root() -> Path:
-    """``$MODEL_ZOO_CACHE``, else ``model_zoo`` in Keras' home (next to its weights cache)."""
-    configured = os.environ.get(CACHE_VAR)
-    return Path(configured).expanduser() if configured else runtime.keras_home() / "model_zoo"
 
 
 def weights_key(spec: ModelSpec, source: WeightsSource, *, notop: bool = False) -> str:
@@ -176,82 +103,6 @@ def cached_ir_folder(name: str, precision: Precision) -> Path:
 def storage(precision: Precision) -> str:
     """How an IR for ``precision`` stores its weights: fp16 for bf16 inference, else f32."""
     return "fp16" if precision == "bf16" else "f32"
-
-
-def random_weights_file(spec: ModelSpec) -> Path:
-    """Random weights are drawn once and kept here, so every process (the engine, Grad-CAM,
-    the CLI) sees the same model."""
-    return cache_root() / "random" / f"{spec.name}.weights.h5"
-
-
-_BUILD_LOCK = threading.Lock()
-
-
-def build_keras_model(spec: ModelSpec, source: WeightsSource) -> Any:
-    """The Keras ImageNet model of ``spec`` with ``source``'s weights (imports TensorFlow).
-
-    Raises:
-        MissingWeightsError: the weights file is missing, cannot be downloaded or is damaged.
-    """
-    runtime.tensorflow()
-    weights_file = source.keras_argument(spec)
-    with _BUILD_LOCK:  # one model built at a time: building is memory-hungry, not parallel
-        try:
-            model = spec.constructor(weights=weights_file)
-        except Exception as err:  # h5py/Keras errors on a damaged or foreign file
-            if weights_file is None:
-                raise
-            raise MissingWeightsError(
-                spec,
-                f"{spec.display_name} weights in {weights_file} could not be read "
-                f"({type(err).__name__}: {str(err)[:160]}). Replace the file with the official "
-                f"one from {spec.weights_url()}.",
-            ) from None
-        if source.is_random:
-            _share_random_weights(spec, model)
-    runtime.release_free_memory()
-    return model
-
-
-def _share_random_weights(spec: ModelSpec, model: Any) -> None:
-    path = random_weights_file(spec)
-    if path.is_file():
-        model.load_weights(path)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        staged = Path(tmp) / path.name
-        model.save_weights(staged)
-        os.replace(staged, path)  # atomic: a concurrent process sees all or nothing
-
-
-def tensorflow_function(spec: ModelSpec, model: Any) -> Any:
-    """One traced graph: preprocessing and the forward pass as a single compiled call."""
-    tf = runtime.tensorflow()
-    preprocess = spec.preprocess_input
-    size = spec.input_size
-
-    @tf.function(
-        input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="pixels")],
-        reduce_retracing=True,
-    )
-    def infer(pixels: Any) -> Any:
-        return model(preprocess(pixels), training=False)
-
-    return infer
-
-
-class TensorFlowEngine:
-    """The Keras model run through ``tensorflow_function`` (the fallback engine)."""
-
-    label = "TensorFlow"
-
-    def __init__(self, spec: ModelSpec, model: Any) -> None:
-        self.model = model
-        self._infer = tensorflow_function(spec, model)
-
-    def __call__(self, pixels: np.ndarray) -> np.ndarray:
-        return np.asarray(self._infer(pixels))
 
 
 class OpenVINOEngine:
@@ -524,3 +375,25 @@ def _main(argv: Iterable[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(_main())
+
+
+__all__ = [
+    "CACHE_VAR",
+    "ENGINES",
+    "ENGINE_VAR",
+    "PRECISIONS",
+    "PRECISION_VAR",
+    "EngineChoice",
+    "EngineSettings",
+    "Precision",
+    "PrecisionChoice",
+    "TensorFlowEngine",
+    "build_keras_model",
+    "cache_root",
+    "engine_settings",
+    "native_bf16",
+    "openvino_core",
+    "random_weights_file",
+    "tensorflow_function",
+    "without_telemetry",
+]

@@ -1,145 +1,40 @@
-"""Grad-CAM: where a model looked when it scored a class (Selvaraju et al., 2017).
-
-The shared Compare models are never modified: each gets its own read-only *view*, a new
-Keras model from the same input to [the registry's Grad-CAM layer, the input of the final
-Dense layer]. The class score is that Dense layer's logit, before the softmax, as in the
-paper, computed from the layer's own weights rather than by editing its activation.
+"""Grad-CAM of the Compare models: each shared model gets its own read-only *view*, a new
+Keras model from the same input to [the registry's Grad-CAM layer, the input of its
+classifier layer], so the shared models are never modified.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from model_zoo import runtime
-from model_zoo.images import ResizeMode, center_square, resize
+from model_zoo.gradcam import (
+    _FUNCTIONS,
+    _FUNCTIONS_LOCK,
+    Explanation,
+    function_for,
+    gradcam_function,
+    run_gradcam,
+)
+from model_zoo.images import ResizeMode, resize
 from model_zoo.inference import Classifier
-
-DEFAULT_OPACITY = 0.45
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """A Grad-CAM heatmap for one model, image and class.
-
-    Attributes:
-        model: Registry name (or the fine-tuned model's name).
-        class_index: The class explained.
-        heatmap: ``(h, w)`` float32 in [0, 1] at the explained layer's resolution.
-        probabilities: The model's output on this image (the same forward pass).
-    """
-
-    model: str
-    class_index: int
-    heatmap: np.ndarray
-    probabilities: np.ndarray
-
-    @property
-    def score(self) -> float:
-        """The model's probability for the class explained."""
-        return float(self.probabilities[self.class_index])
-
-
-# One compiled Grad-CAM function per model object, built on first use.
-_FUNCTIONS: weakref.WeakKeyDictionary[Any, Callable] = weakref.WeakKeyDictionary()
-_FUNCTIONS_LOCK = threading.Lock()
-
-
-def _gradcam_function(forward: Callable[[Any], tuple[Any, Any]], dense: Any, size: int) -> Callable:
-    """Compiles ``pixels, class -> (cam, probabilities, class)`` around ``forward``, traced
-    once for one ``size`` × ``size`` photo.
-
-    ``forward`` maps raw pixels to (feature maps, input of the final Dense layer).
-    """
-    tf = runtime.tensorflow()
-
-    @tf.function
-    def cam(pixels: Any, class_index: Any) -> tuple[Any, Any, Any]:
-        with tf.GradientTape() as tape:
-            maps, features = forward(pixels)
-            tape.watch(maps)
-            logits = tf.matmul(features, dense.kernel) + dense.bias
-            # class_index < 0 means "the top-1": resolved here, in the same pass
-            top1 = tf.argmax(logits[0], output_type=tf.int32)
-            target = tf.where(class_index < 0, top1, class_index)
-            score = logits[:, target]
-        grads = tape.gradient(score, maps)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # channel importance
-        heat = tf.nn.relu(tf.reduce_sum(maps * weights, axis=-1))[0]
-        heat = heat / (tf.reduce_max(heat) + 1e-12)
-        return heat, tf.nn.softmax(logits)[0], target
-
-    # Traced here, once, and called as a concrete function: each model has its own, and
-    # calling five such functions through tf.function's dispatch counted as retracing one.
-    return cam.get_concrete_function(
-        tf.TensorSpec([1, size, size, 3], tf.float32), tf.TensorSpec([], tf.int32)
-    )
 
 
 def _classifier_function(classifier: Classifier) -> Callable:
     keras = runtime.keras()
     model = classifier.keras_model()
-    dense = model.get_layer("predictions")
+    dense = model.get_layer(classifier.spec.classifier_layer)
     view = keras.Model(
         model.inputs,
         [model.get_layer(classifier.spec.gradcam_layer).output, dense.input],
         name=f"{model.name}_gradcam_view",
     )
     preprocess = classifier.spec.preprocess_input
-    return _gradcam_function(
+    return gradcam_function(
         lambda px: view(preprocess(px), training=False), dense, classifier.spec.input_size
     )
-
-
-def _finetuned_function(model: Any) -> Callable:
-    """Fine-tuned models (``finetune.training.train``): explains the backbone's last feature
-    map."""
-    from model_zoo.finetune.model import split_finetuned
-
-    before, backbone, head = split_finetuned(model)
-    dense = head[-1]
-
-    def forward(pixels: Any) -> tuple[Any, Any]:
-        x = pixels
-        for layer in before:
-            x = layer(x)
-        maps = backbone(x, training=False)
-        features = maps
-        for layer in head[:-1]:
-            features = layer(features, training=False)
-        return maps, features
-
-    return _gradcam_function(forward, dense, int(model.input_shape[1]))
-
-
-def _function_for(key: Any, build: Callable[[], Callable]) -> Callable:
-    with _FUNCTIONS_LOCK:
-        function = _FUNCTIONS.get(key)
-        if function is None:
-            function = _FUNCTIONS[key] = build()
-        return function
-
-
-def _explain(
-    function: Callable,
-    pixels: np.ndarray,
-    class_index: int | None,
-    name: str,
-    lock: threading.Lock | None,
-) -> Explanation:
-    tf = runtime.tensorflow()
-    batch = tf.constant(pixels[None], dtype=tf.float32)
-    with lock if lock is not None else contextlib.nullcontext():
-        heat, probs, target = function(
-            batch, tf.constant(-1 if class_index is None else class_index, dtype=tf.int32)
-        )
-    return Explanation(name, int(target), np.asarray(heat, dtype=np.float32), np.asarray(probs))
 
 
 def gradcam_ready(classifier: Classifier) -> bool:
@@ -151,7 +46,7 @@ def gradcam_ready(classifier: Classifier) -> bool:
 
 def prepare_gradcam(classifier: Classifier) -> None:
     """Builds this model's Grad-CAM now (``explain`` would on its first call)."""
-    _function_for(classifier, lambda: _classifier_function(classifier))
+    function_for(classifier, lambda: _classifier_function(classifier))
 
 
 def explain(
@@ -167,44 +62,9 @@ def explain(
     """
     if class_index is not None and not 0 <= class_index < 1000:
         raise ValueError(f"Class index {class_index} is out of range 0..999.")
-    function = _function_for(classifier, lambda: _classifier_function(classifier))
+    function = function_for(classifier, lambda: _classifier_function(classifier))
     pixels = resize(image, classifier.spec.input_size, resize_mode)
-    return _explain(function, pixels, class_index, classifier.name, classifier.lock)
+    return run_gradcam(function, pixels, class_index, classifier.name, classifier.lock)
 
 
-def explain_finetuned(model: Any, image: np.ndarray, class_index: int | None = None) -> Explanation:
-    """Grad-CAM of a fine-tuned model (raw pixels in) for one of its classes."""
-    n_classes = int(model.output_shape[-1])
-    if class_index is not None and not 0 <= class_index < n_classes:
-        raise ValueError(f"Class index {class_index} is out of range 0..{n_classes - 1}.")
-    function = _function_for(model, lambda: _finetuned_function(model))
-    pixels = resize(image, int(model.input_shape[1]))
-    return _explain(function, pixels, class_index, model.name, None)
-
-
-def overlay(
-    image: np.ndarray,
-    heatmap: np.ndarray,
-    opacity: float = DEFAULT_OPACITY,
-    resize_mode: ResizeMode = "squash",
-) -> np.ndarray:
-    """Blends a heatmap (OpenCV's JET colormap) over the photo the model saw.
-
-    Returns:
-        ``(H, W, 3)`` uint8: the photo's own size for "squash", its centred square for
-        "crop" (the part the model saw), so overlays of different models line up.
-    """
-    import cv2
-
-    photo = np.asarray(image, dtype=np.uint8)
-    if resize_mode == "crop":
-        photo = center_square(photo)
-    height, width = photo.shape[:2]
-    heat = cv2.resize(
-        np.clip(heatmap, 0, 1).astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR
-    )
-    colour = cv2.cvtColor(
-        cv2.applyColorMap((255 * heat).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB
-    )
-    alpha = float(np.clip(opacity, 0, 1))
-    return cv2.addWeighted(colour, alpha, photo, 1 - alpha, 0)
+__all__ = ["Explanation", "explain", "gradcam_ready", "prepare_gradcam"]

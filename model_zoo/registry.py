@@ -1,4 +1,6 @@
-"""The five Keras ImageNet models: the single source of truth about each of them.
+"""The Keras ImageNet models: the single source of truth about each of them. Everything that
+differs between models is data here (as timm's ``PretrainedCfg``): weights file names and
+checksums, preprocessing, the layers Grad-CAM reads; a sixth model is one more entry.
 
 Nothing here imports Keras at module import time, so the registry can be read by the
 CLI's argument checks and the UI without paying for TensorFlow's start-up.
@@ -26,6 +28,30 @@ class WeightsFile:
     url: str
 
 
+PreprocessMode = Literal["caffe", "tf", "torch", "inside"]
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How raw RGB 0–255 pixels become a family's input: channels reordered to BGR if
+    ``bgr``, then ``(x * scale - mean) / std`` per channel (in the model's channel order)."""
+
+    bgr: bool = False
+    scale: float = 1.0
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+
+
+# What each family's ``preprocess_input`` does (keras/src/applications/imagenet_utils.py);
+# "inside": the model has its own preprocessing layers and takes raw pixels.
+PREPROCESSING: dict[str, Preprocessing] = {
+    "caffe": Preprocessing(bgr=True, mean=(103.939, 116.779, 123.68)),
+    "tf": Preprocessing(scale=1 / 127.5, mean=(1.0, 1.0, 1.0)),
+    "torch": Preprocessing(scale=1 / 255, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
+    "inside": Preprocessing(),
+}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Everything the app knows about one model.
@@ -33,14 +59,16 @@ class ModelSpec:
     Attributes:
         name: Registry key, used in the CLI, JSON output and caches (e.g. ``"resnet50"``).
         display_name: Name shown to people (e.g. ``"ResNet50"``).
-        keras_module: Sub-module of ``keras.applications`` holding the constructor and
-            ``preprocess_input``.
-        constructor_name: Name of the constructor inside ``keras_module``.
+        keras_module: Sub-module of ``keras.applications`` holding ``preprocess_input``.
+        constructor_name: Name of the constructor in ``keras.applications``.
         input_size: Side of the square input the ImageNet weights were trained at.
         min_input_size: Smallest side Keras accepts without the top (fine-tuning).
-        preprocess_mode: ``"caffe"`` (BGR, ImageNet means subtracted) or ``"tf"`` (-1..1),
-            what the family's ``preprocess_input`` does.
+        preprocess_mode: What the family's ``preprocess_input`` does (``PREPROCESSING``):
+            ``"caffe"`` (BGR, ImageNet means subtracted), ``"tf"`` (-1..1), ``"torch"``
+            (0..1, ImageNet mean and std) or ``"inside"`` (the model's own layers).
         gradcam_layer: Last convolutional block, the layer Grad-CAM explains.
+        weights_file: Official Keras file name of the full (with top) ImageNet weights.
+        weights_file_notop: Official Keras file name of the headless weights (fine-tuning).
         weights_url_dir: Folder of Keras' download URL for both weight files.
         weights_md5: MD5 Keras checks for ``weights_file``.
         weights_md5_notop: MD5 Keras checks for ``weights_file_notop``.
@@ -50,6 +78,8 @@ class ModelSpec:
         params_m: Parameters in millions (Keras applications table).
         depth: Depth as counted in the Keras applications table.
         year: Year the architecture was published.
+        classifier_layer: The layer whose kernel and bias give the class logits from its
+            input (a Dense layer, or a 1x1 convolution on pooled features).
     """
 
     name: str
@@ -58,8 +88,10 @@ class ModelSpec:
     constructor_name: str
     input_size: int
     min_input_size: int
-    preprocess_mode: Literal["caffe", "tf"]
+    preprocess_mode: PreprocessMode
     gradcam_layer: str
+    weights_file: str
+    weights_file_notop: str
     weights_url_dir: str
     weights_md5: str
     weights_md5_notop: str
@@ -69,6 +101,7 @@ class ModelSpec:
     params_m: float
     depth: int
     year: int
+    classifier_layer: str = "predictions"
 
     @property
     def module(self) -> ModuleType:
@@ -78,8 +111,10 @@ class ModelSpec:
 
     @property
     def constructor(self) -> Callable[..., Any]:
-        """The Keras constructor, e.g. ``keras.applications.vgg16.VGG16``."""
-        return getattr(self.module, self.constructor_name)
+        """The Keras constructor, e.g. ``keras.applications.VGG16`` (from the top level:
+        some families' public sub-modules hold only ``preprocess_input``)."""
+        runtime.keras()  # TensorFlow and Keras imported once, under runtime's lock
+        return getattr(importlib.import_module("keras.applications"), self.constructor_name)
 
     @property
     def preprocess_input(self) -> Callable[[Any], Any]:
@@ -87,14 +122,8 @@ class ModelSpec:
         return self.module.preprocess_input
 
     @property
-    def weights_file(self) -> str:
-        """Official Keras file name of the full (with top) ImageNet weights."""
-        return f"{self.name}_weights_tf_dim_ordering_tf_kernels.h5"
-
-    @property
-    def weights_file_notop(self) -> str:
-        """Official Keras file name of the headless ImageNet weights (fine-tuning)."""
-        return f"{self.name}_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    def preprocessing(self) -> Preprocessing:
+        return PREPROCESSING[self.preprocess_mode]
 
     def weights(self, notop: bool = False) -> WeightsFile:
         """The full model's weights file, or with ``notop`` the headless one (fine-tuning)."""
@@ -127,6 +156,8 @@ MODELS: dict[str, ModelSpec] = {
             min_input_size=32,
             preprocess_mode="caffe",
             gradcam_layer="block5_conv3",
+            weights_file="vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+            weights_file_notop="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
             weights_url_dir="vgg16/",
             weights_md5="64373286793e3c8b2b4e3219cbf3544b",
             weights_md5_notop="6d6bbae143d832006294945121d1f1fc",
@@ -146,6 +177,8 @@ MODELS: dict[str, ModelSpec] = {
             min_input_size=32,
             preprocess_mode="caffe",
             gradcam_layer="block5_conv4",
+            weights_file="vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+            weights_file_notop="vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
             weights_url_dir="vgg19/",
             weights_md5="cbe5617147190e668d6c5d5026f83318",
             weights_md5_notop="253f8cb515780f3b799900260a226db6",
@@ -165,6 +198,8 @@ MODELS: dict[str, ModelSpec] = {
             min_input_size=32,
             preprocess_mode="caffe",
             gradcam_layer="conv5_block3_out",
+            weights_file="resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+            weights_file_notop="resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
             weights_url_dir="resnet/",
             weights_md5="2cb95161c43110f7111970584f804107",
             weights_md5_notop="4d473c1dd8becc155b73f8504c6f6626",
@@ -184,6 +219,8 @@ MODELS: dict[str, ModelSpec] = {
             min_input_size=75,
             preprocess_mode="tf",
             gradcam_layer="mixed10",
+            weights_file="inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+            weights_file_notop="inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
             weights_url_dir="inception_v3/",
             weights_md5="9a0d58056eeedaa3f26cb7ebd46da564",
             weights_md5_notop="bcbd6486424b2319ff4ef7d526e38f63",
@@ -203,6 +240,8 @@ MODELS: dict[str, ModelSpec] = {
             min_input_size=71,
             preprocess_mode="tf",
             gradcam_layer="block14_sepconv2_act",
+            weights_file="xception_weights_tf_dim_ordering_tf_kernels.h5",
+            weights_file_notop="xception_weights_tf_dim_ordering_tf_kernels_notop.h5",
             weights_url_dir="xception/",
             weights_md5="0a58e3b7378bc2990ea3b43d5981f1f6",
             weights_md5_notop="b0042744bf5b25fce3cb969f33bebb97",

@@ -50,6 +50,20 @@ def run_label(key: str) -> str:
     return f"{model_name(backbone)} · {head_name(head)}" if head else model_name(backbone)
 
 
+_NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def number_word(count: int) -> str:
+    """``5`` → ``"five"`` (up to ten), else the digits: counts in the copy come from the
+    registry, never written out by hand."""
+    return _NUMBERS[count] if 0 <= count < len(_NUMBERS) else str(count)
+
+
+def model_count() -> str:
+    """How many ImageNet models the registry holds, in words."""
+    return number_word(len(MODELS))
+
+
 def top_header(shown: int) -> str:
     """The heading of a column of the best ``shown`` classes (never more than there are)."""
     return "top class" if shown == 1 else f"top {shown}"

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from model_zoo.examples import EXAMPLES, get_example
-from model_zoo.explain import DEFAULT_OPACITY
+from model_zoo.gradcam import DEFAULT_OPACITY
 from model_zoo.images import DISPLAY_SIDE, RESIZE_MODES, ImageError, load_image, thumbnail, tile
 from model_zoo.labels import pretty_label
 from model_zoo.limits import MAX_PHOTO_MB
@@ -14,7 +14,7 @@ from model_zoo.loading import ModelState
 from model_zoo.registry import MODELS
 from model_zoo.untrusted import md
 from model_zoo.weights import where_to_put
-from model_zoo.wording import percent
+from model_zoo.wording import model_count, percent
 from ui.batch import imagenet_batch_panel
 from ui.common import page_setup, plural, short_name, show_readiness, state_text
 from ui.compare_panels import ExplainSettings, show_comparison
@@ -31,8 +31,8 @@ if page_setup("Compare", "🔍") is None:
 
 st.title("🔍 Compare")
 st.caption(
-    "One photo, five ImageNet classics: each model's five best guesses, how long it "
-    "took, and where the models agree."
+    f"One photo, {model_count()} ImageNet classics: each model's five best guesses, how "
+    "long it took, and where the models agree."
 )
 
 with st.sidebar:

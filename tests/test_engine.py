@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_zoo import engine, runtime
+from model_zoo import engine, engine_choice, runtime
 from model_zoo.engine import EngineSettings, engine_settings
 from model_zoo.images import load_image, resize
 from model_zoo.registry import MODELS
@@ -98,9 +98,9 @@ def test_settings_from_the_environment(monkeypatch):
 
 
 def test_auto_precision_follows_the_cpu(monkeypatch):
-    monkeypatch.setattr(engine, "native_bf16", lambda: True)
+    monkeypatch.setattr(engine_choice, "native_bf16", lambda: True)
     assert EngineSettings().resolved_precision() == "bf16"
-    monkeypatch.setattr(engine, "native_bf16", lambda: False)
+    monkeypatch.setattr(engine_choice, "native_bf16", lambda: False)
     assert EngineSettings().resolved_precision() == "f32"
 
 

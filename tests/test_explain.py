@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model_zoo.explain import explain, explain_finetuned, overlay
+from model_zoo.explain import explain
+from model_zoo.finetune.explain import explain_finetuned
+from model_zoo.gradcam import overlay
 from model_zoo.images import load_image
 from model_zoo.registry import MODELS
 from tests.conftest import run_model_zoo

@@ -123,7 +123,7 @@ def test_stale_job_folders_are_swept_and_live_ones_kept(tmp_path):
     import subprocess
     import sys
 
-    from model_zoo.finetune.jobs import JOB_PREFIX, sweep_job_folders
+    from model_zoo.finetune.folders import JOB_PREFIX, sweep_job_folders
 
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -145,7 +145,7 @@ def test_stale_job_folders_are_swept_and_live_ones_kept(tmp_path):
 def test_the_job_folder_is_marked_with_its_owner():
     import os
 
-    from model_zoo.finetune.jobs import new_job_folder
+    from model_zoo.finetune.folders import new_job_folder
 
     with new_job_folder() as folder:
         assert (Path(folder) / "owner.pid").read_text() == str(os.getpid())

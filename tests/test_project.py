@@ -132,7 +132,14 @@ def test_the_package_ships_its_data():
 def test_the_readme_layout_names_every_module():
     layout = README.split("## Layout", 1)[1].split("\n## ", 1)[0]
     rows = {line.split("|")[1].strip(" `"): line for line in layout.splitlines() if "| `" in line}
-    for folder in ("model_zoo", "model_zoo/finetune", "model_zoo/cli", "ui", "ui/finetune"):
+    for folder in (
+        "model_zoo",
+        "model_zoo/finetune",
+        "model_zoo/artifact",
+        "model_zoo/cli",
+        "ui",
+        "ui/finetune",
+    ):
         names = {p.stem for p in (ROOT / folder).glob("*.py")} - {"__init__", "__main__"}
         listed = rows[f"{folder}/"]
         assert all(f"`{name}`" in listed for name in names), (folder, names)

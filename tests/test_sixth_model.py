@@ -78,9 +78,11 @@ def test_a_sixth_model_compares_explains_and_fine_tunes(sixth, colour_dataset, c
     assert prediction.model == sixth.name and len(prediction.top) == 5
     assert np.isclose(prediction.probabilities.sum(), 1.0, atol=1e-3)
 
-    why = explain(classifier, photo)
+    best = prediction.top[0].index  # random weights: nearly uniform, so ask for this one
+    why = explain(classifier, photo, best)
     assert why.heatmap.ndim == 2 and 0.0 <= why.heatmap.min() <= why.heatmap.max() <= 1.0
-    assert why.class_index == prediction.top[0].index
+    assert why.class_index == best
+    np.testing.assert_allclose(why.probabilities, prediction.probabilities, atol=1e-3)
 
     config = TrainConfig(backbone=sixth.name, head="gap", epochs=1, batch_size=8, image_size=64)
     tuned = train(colour_dataset, config, WeightsSource("random"))

@@ -27,7 +27,8 @@ BOTTOM = {
     "model_zoo", "model_zoo.runtime", "model_zoo.limits", "model_zoo.labels",
     "model_zoo.examples", "model_zoo.untrusted", "model_zoo.children", "model_zoo.registry",
     "model_zoo.images", "model_zoo.weights", "model_zoo.datasets", "model_zoo.engine",
-    "model_zoo.devices", "model_zoo.gradcam",
+    "model_zoo.devices", "model_zoo.gradcam", "model_zoo.archive", "model_zoo.engine_choice",
+    "model_zoo.keras_models",
 }  # fmt: skip
 COMPARE = {
     "model_zoo.inference", "model_zoo.loading", "model_zoo.explain", "model_zoo.precheck",

@@ -17,8 +17,8 @@ from typing import Any, NoReturn
 
 from model_zoo.artifact.labels import DEFAULT_THRESHOLD
 from model_zoo.datasets import DatasetError, DatasetLimits
+from model_zoo.finetune.folders import new_job_folder
 from model_zoo.finetune.formats import FormatReport
-from model_zoo.finetune.jobs import new_job_folder
 from model_zoo.finetune.settings import TrainConfig
 from model_zoo.images import DISPLAY_SIDE, MAX_BYTES, ImageError, load_image
 from model_zoo.untrusted import UntrustedFileError, read_regular

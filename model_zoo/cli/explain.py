@@ -11,7 +11,7 @@ from PIL import Image
 
 from model_zoo.cli.common import WEIGHTS_HELP, Subparsers, UsageError, add_command, read_images
 from model_zoo.engine import EngineSettings
-from model_zoo.explain import DEFAULT_OPACITY
+from model_zoo.gradcam import DEFAULT_OPACITY
 from model_zoo.images import RESIZE_MODES
 from model_zoo.labels import class_index as class_index_of
 from model_zoo.labels import pretty_label
@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     out = _checked_out(args)
     [image] = read_images([args.image])
 
-    from model_zoo.explain import explain, overlay
+    from model_zoo.explain import explain
+    from model_zoo.gradcam import overlay
     from model_zoo.inference import load_classifier
 
     try:

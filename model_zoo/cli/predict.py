@@ -17,7 +17,7 @@ from model_zoo.cli.common import (
     write_csv,
 )
 from model_zoo.datasets import DatasetError
-from model_zoo.finetune.jobs import new_job_folder
+from model_zoo.finetune.folders import new_job_folder
 
 
 def register(sub: Subparsers) -> None:

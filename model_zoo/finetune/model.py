@@ -14,25 +14,27 @@ from model_zoo.finetune.settings import HEAD_SPECS, TrainConfig
 from model_zoo.registry import ModelSpec
 from model_zoo.weights import WeightsSource
 
-CAFFE_BGR_MEANS = (103.939, 116.779, 123.68)
-
 
 def preprocessing_layer(spec: ModelSpec) -> Any:
-    """The family's ``preprocess_input`` as a built-in, frozen Keras layer.
-
-    tf mode is a ``Rescaling``; caffe mode (RGB→BGR, minus the ImageNet means) is a fixed
-    1×1 convolution. Built-in layers serialise without custom objects or a ``Lambda``.
+    """The family's ``preprocess_input`` (``spec.preprocessing``) as a built-in, frozen Keras
+    layer: ``Rescaling`` for tf mode, a fixed 1×1 convolution for the others (channel order,
+    scale, mean and std in one affine map), ``Identity`` where the model preprocesses itself.
+    Built-in layers serialise without custom objects or a ``Lambda``.
     """
     keras = runtime.keras()
-
+    if spec.preprocess_mode == "inside":
+        return keras.layers.Identity(name="preprocess")
+    pre = spec.preprocessing
     if spec.preprocess_mode == "tf":
-        return keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="preprocess")
+        return keras.layers.Rescaling(pre.scale, offset=-pre.mean[0], name="preprocess")
     layer = keras.layers.Conv2D(3, 1, name="preprocess", trainable=False)
     layer.build((None, None, None, 3))
     kernel = np.zeros((1, 1, 3, 3), dtype=np.float32)
-    for out_channel, in_channel in enumerate((2, 1, 0)):  # BGR from RGB
-        kernel[0, 0, in_channel, out_channel] = 1.0
-    layer.set_weights([kernel, -np.asarray(CAFFE_BGR_MEANS, dtype=np.float32)])
+    std, mean = np.asarray(pre.std, np.float32), np.asarray(pre.mean, np.float32)
+    for out_channel in range(3):
+        in_channel = 2 - out_channel if pre.bgr else out_channel
+        kernel[0, 0, in_channel, out_channel] = pre.scale / std[out_channel]
+    layer.set_weights([kernel, -mean / std])
     return layer
 
 

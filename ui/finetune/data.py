@@ -8,10 +8,10 @@ import streamlit as st
 from model_zoo.datasets import Dataset
 from model_zoo.finetune.calibration import wilson_interval
 from model_zoo.finetune.features import train_val_test_split
-from model_zoo.finetune.precheck import DEFAULT_PER_CLASS, imagenet_precheck
+from model_zoo.precheck import DEFAULT_PER_CLASS, imagenet_precheck
 from model_zoo.registry import MODELS
 from model_zoo.untrusted import md
-from model_zoo.wording import percent, percent_range
+from model_zoo.wording import model_count, percent, percent_range
 from ui.charts import counts_figure
 from ui.models import get_classifiers
 
@@ -67,12 +67,12 @@ def split_caption(where: object, dataset: Dataset, val: float, test: float, seed
 
 def precheck_panel(dataset: Dataset, random_weights: bool) -> None:
     """Before training: the ImageNet models' top labels per class, and classes that collapse
-    onto the same label (run on a click: it loads the five Compare models)."""
+    onto the same label (run on a click: it loads the Compare models)."""
     with st.expander("🔎 Before training: what ImageNet already sees in your classes"):
         st.caption(
-            f"The five ImageNet models look at the first {DEFAULT_PER_CLASS} images of each "
-            "class. Classes they see as the same thing are the ones a fine-tuned model will "
-            "most likely confuse."
+            f"The {model_count()} ImageNet models look at the first {DEFAULT_PER_CLASS} images "
+            "of each class. Classes they see as the same thing are the ones a fine-tuned "
+            "model will most likely confuse."
         )
         if random_weights:
             st.caption("⚠️ Random weights: these ImageNet labels are meaningless.")

@@ -8,9 +8,10 @@ import numpy as np
 import streamlit as st
 
 from model_zoo.artifact.labels import DEFAULT_THRESHOLD
-from model_zoo.explain import explain_finetuned, overlay
 from model_zoo.finetune.calibration import MAX_TEMPERATURE
 from model_zoo.finetune.evaluation import TrainResult, calibrate
+from model_zoo.finetune.explain import explain_finetuned
+from model_zoo.gradcam import overlay
 from model_zoo.images import DISPLAY_SIDE, ImageError, load_image
 from model_zoo.labels import ClassScore
 from model_zoo.limits import MAX_PHOTO_MB

@@ -15,7 +15,8 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from model_zoo.datasets import Dataset, DatasetError, extract_dataset
-from model_zoo.finetune.jobs import TrainingJob, new_job_folder
+from model_zoo.finetune.folders import new_job_folder
+from model_zoo.finetune.jobs import TrainingJob
 from model_zoo.finetune.settings import TrainConfig
 from model_zoo.weights import WeightsSource
 
