@@ -23,7 +23,7 @@ JobState = Literal["running", "done", "stopped", "failed"]
 class EpochLog:
     """One epoch's metrics, for the live charts and ``--json-progress``."""
 
-    phase: str
+    phase: Phase
     epoch: int
     loss: float
     accuracy: float
@@ -45,7 +45,7 @@ class Progress:
     anything to go on (``model_zoo.finetune.eta``).
     """
 
-    phase: str
+    phase: Phase
     done: int
     total: int
     epoch: int = 0

@@ -30,7 +30,7 @@ from model_zoo.finetune.evaluation import TrainResult
 from model_zoo.finetune.events import EpochLog, JobState, Progress
 from model_zoo.finetune.leaderboard import Row, ranked
 from model_zoo.finetune.resources import ResourceMonitor, Sample
-from model_zoo.finetune.settings import TrainConfig
+from model_zoo.finetune.settings import Grid, TrainConfig
 from model_zoo.finetune.worker import FINAL, Message, write_request
 from model_zoo.weights import WeightsSource
 
@@ -99,7 +99,7 @@ class TrainingJob:
     weights: WeightsSource
     time_limit: float | None = None
     memory_limit: int | None = None
-    grid: tuple[list[str], list[str]] | None = None  # a leaderboard's backbones and heads
+    grid: Grid | None = None  # a leaderboard's backbones and heads
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _state: JobState = "running"
@@ -125,7 +125,7 @@ class TrainingJob:
         weights: WeightsSource,
         time_limit: float | None = None,
         memory_limit: int | None = -1,
-        grid: tuple[list[str], list[str]] | None = None,
+        grid: Grid | None = None,
     ) -> TrainingJob:
         """Starts training in a child process: one run, or with ``grid`` a leaderboard.
 

@@ -54,6 +54,7 @@ HEAD_SPECS: dict[str, HeadSpec] = {
     )
 }
 HEADS: dict[str, str] = {name: spec.layers for name, spec in HEAD_SPECS.items()}
+Grid = tuple[list[str], list[str]]  # a leaderboard's backbones and heads
 MAX_EPOCHS = 100
 MAX_BATCH_SIZE = 256
 MAX_SEED = 2**32 - 1  # what NumPy and TensorFlow seeds accept

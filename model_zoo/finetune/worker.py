@@ -26,7 +26,7 @@ from model_zoo.children import error_line, is_memory_error, start_child
 from model_zoo.datasets import Dataset
 from model_zoo.finetune.evaluation import TrainResult
 from model_zoo.finetune.events import EpochLog, Progress
-from model_zoo.finetune.settings import TrainConfig
+from model_zoo.finetune.settings import Grid, TrainConfig
 
 REQUEST_FILE = "request.json"
 
@@ -37,7 +37,7 @@ def write_request(
     config: TrainConfig,
     weights: str,
     memory_limit: int | None,
-    grid: tuple[list[str], list[str]] | None = None,
+    grid: Grid | None = None,
 ) -> None:
     """What the child needs: the dataset on disk, the settings and the limits; with ``grid``
     (backbones, heads) a leaderboard on ``config``'s shared settings."""

@@ -17,7 +17,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from model_zoo.datasets import Dataset, DatasetError, extract_dataset
 from model_zoo.finetune.folders import new_job_folder
 from model_zoo.finetune.jobs import TrainingJob
-from model_zoo.finetune.settings import TrainConfig
+from model_zoo.finetune.settings import Grid, TrainConfig
 from model_zoo.weights import WeightsSource
 
 
@@ -105,7 +105,7 @@ def start_run(
     prepared: Prepared,
     config: TrainConfig,
     weights: WeightsSource,
-    grid: tuple[list[str], list[str]] | None = None,
+    grid: Grid | None = None,
 ) -> Run:
     """Starts training (with ``grid``, a leaderboard) for this visitor (raises
     ``ServerBusy`` or ``ValueError``); the page's URL gets the run's token."""

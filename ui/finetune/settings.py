@@ -8,11 +8,9 @@ from typing import Any
 import streamlit as st
 
 from model_zoo.datasets import Dataset
-from model_zoo.finetune.settings import HEADS, TrainConfig
+from model_zoo.finetune.settings import HEADS, Grid, TrainConfig
 from model_zoo.registry import MODELS
 from ui.finetune.data import split_caption
-
-Grid = tuple[list[str], list[str]]  # a leaderboard's backbones and heads
 
 
 def _grid_ui(where: Any) -> tuple[str, str, Grid]:
