@@ -40,10 +40,6 @@ class LiveProgress(_Callback):
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         self._report(batch, self.steps, False)
 
-    def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
-        # The epoch's validation pass, as its own step: Stop and the time left see it too.
-        self._report(batch, self.stages.val_steps, True)
-
     def _report(self, batch: int, total: int, validating: bool) -> None:
         if self.stages.stop is not None and self.stages.stop.is_set():
             raise TrainingStopped
@@ -71,6 +67,15 @@ class LiveProgress(_Callback):
         )
         self.stages.history.append(entry)
         self.stages.on_epoch(entry)
+
+
+class LiveValidation(LiveProgress):
+    """``LiveProgress`` with the validation pass reported batch by batch, as its own step:
+    for stages on images, where it takes seconds. (On cached features it takes
+    milliseconds, and a batch hook would make Keras fetch every batch's logs.)"""
+
+    def on_test_batch_end(self, batch: int, logs: Any = None) -> None:
+        self._report(batch, self.stages.val_steps, True)
 
 
 class KeepBest(_Callback):
@@ -191,7 +196,8 @@ class Stages:
             metrics=["accuracy"],
         )
         keep = keep or KeepBest()
-        callbacks = [LiveProgress(phase, epochs, self.steps, self), keep]
+        live = LiveProgress if y is not None else LiveValidation  # arrays: cached features
+        callbacks = [live(phase, epochs, self.steps, self), keep]
         if self.config.early_stopping:
             callbacks.append(
                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.config.patience)
