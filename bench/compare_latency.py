@@ -25,10 +25,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from model_zoo.compare.inference import Classifier, compare, load_classifiers
 from model_zoo.engine import EngineSettings, engine_settings
 from model_zoo.examples import get_example
 from model_zoo.images import load_image
-from model_zoo.inference import Classifier, compare, load_classifiers
 from model_zoo.registry import MODELS
 
 
@@ -93,7 +93,7 @@ def rss_of_five(engine: str) -> float:
         "from model_zoo.engine import engine_settings\n"
         "from model_zoo.examples import get_example\n"
         "from model_zoo.images import load_image\n"
-        "from model_zoo.inference import compare, load_classifiers\n"
+        "from model_zoo.compare.inference import compare, load_classifiers\n"
         "from model_zoo.registry import MODELS\n"
         f"models = load_classifiers(list(MODELS), 'random', engine_settings({engine!r}))\n"
         "compare(models, [load_image(get_example('cat').read_bytes())])\n"

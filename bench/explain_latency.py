@@ -16,10 +16,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from model_zoo.compare.explain import explain
+from model_zoo.compare.inference import compare, load_classifier
 from model_zoo.examples import get_example
-from model_zoo.explain import explain
 from model_zoo.images import load_image
-from model_zoo.inference import compare, load_classifier
 from model_zoo.registry import MODELS
 
 

@@ -26,9 +26,10 @@ import numpy as np
 from PIL import Image
 
 from model_zoo.datasets import extract_dataset
-from model_zoo.finetune.features import FEATURES, load_pixels, stratified_split
+from model_zoo.finetune.features import FEATURES, load_pixels
 from model_zoo.finetune.model import head_layers, preprocessing_layer
 from model_zoo.finetune.settings import TrainConfig
+from model_zoo.finetune.split import stratified_split
 from model_zoo.finetune.training import train
 from model_zoo.weights import WeightsSource
 

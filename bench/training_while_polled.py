@@ -29,11 +29,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from streamlit.runtime.scriptrunner import script_runner
 
 from bench.finetune_speed import generated_zip
+from model_zoo.compare.inference import load_classifier
 from model_zoo.datasets import extract_dataset
 from model_zoo.finetune.features import FEATURES
 from model_zoo.finetune.jobs import TrainingJob
 from model_zoo.finetune.settings import TrainConfig
-from model_zoo.inference import load_classifier
 from model_zoo.registry import MODELS
 from model_zoo.weights import weights_source
 

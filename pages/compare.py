@@ -5,12 +5,12 @@ from collections.abc import Callable
 import numpy as np
 import streamlit as st
 
+from model_zoo.compare.loading import ModelState
 from model_zoo.examples import EXAMPLES, get_example
 from model_zoo.gradcam import DEFAULT_OPACITY
 from model_zoo.images import DISPLAY_SIDE, RESIZE_MODES, ImageError, load_image, thumbnail, tile
 from model_zoo.labels import pretty_label
 from model_zoo.limits import MAX_PHOTO_MB
-from model_zoo.loading import ModelState
 from model_zoo.registry import MODELS
 from model_zoo.untrusted import md
 from model_zoo.weights import where_to_put

@@ -49,7 +49,7 @@ def cat_bytes() -> bytes:
 @pytest.fixture(scope="session")
 def classifiers():
     """The five registry models with random weights, loaded once for the whole run."""
-    from model_zoo.inference import load_classifier
+    from model_zoo.compare.inference import load_classifier
 
     return {name: load_classifier(name, "random") for name in MODELS}
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from model_zoo.datasets import extract_dataset
 from model_zoo.finetune.eta import run_plan
-from model_zoo.finetune.features import train_val_test_split
 from model_zoo.finetune.settings import TrainConfig
+from model_zoo.finetune.split import train_val_test_split
 from model_zoo.finetune.training import train
 from model_zoo.weights import WeightsSource
 from tests.conftest import colour_class_zip

@@ -129,7 +129,7 @@ def test_cache_key_changes_when_a_folder_file_changes(tmp_path):
 
 @pytest.mark.slow
 def test_a_failed_conversion_falls_back_to_tensorflow(monkeypatch, classifiers, rng):
-    from model_zoo import inference
+    from model_zoo.compare import inference
 
     def broken(names, source, precision, on_done=None):
         return {n: engine.Converted(n, None, error="RuntimeError: no") for n in names}
@@ -158,7 +158,7 @@ def test_converted_models_are_reused_from_the_cache(classifiers):
 
 @pytest.mark.slow
 def test_loader_reports_missing_weights_per_model(tmp_path):
-    from model_zoo.loading import ModelLoader
+    from model_zoo.compare.loading import ModelLoader
 
     loader = ModelLoader(WeightsSource("folder", tmp_path), EngineSettings())
     loader.start(["resnet50", "xception"])
@@ -173,7 +173,7 @@ def test_loader_reports_missing_weights_per_model(tmp_path):
 
 @pytest.mark.slow
 def test_a_damaged_cached_model_is_converted_again(classifiers, rng):
-    from model_zoo.inference import load_classifier
+    from model_zoo.compare.inference import load_classifier
 
     xml = engine.ir_folder(MODELS["resnet50"], WeightsSource("random"), "f32") / engine.IR_FILE
     assert xml.is_file()  # the session's classifier put it there

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model_zoo.explain import explain
+from model_zoo.compare.explain import explain
 from model_zoo.finetune.explain import explain_finetuned
 from model_zoo.gradcam import overlay
 from model_zoo.images import load_image

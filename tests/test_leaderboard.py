@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from model_zoo.compare.inference import Prediction
+from model_zoo.compare.precheck import imagenet_precheck
 from model_zoo.datasets import Dataset
-from model_zoo.finetune.features import train_val_test_split
 from model_zoo.finetune.leaderboard import ROW_KEYS, Row, parse_choice, parse_grid, ranked, to_csv
 from model_zoo.finetune.settings import HEADS, TrainConfig, TrainingStopped
-from model_zoo.inference import Prediction
-from model_zoo.precheck import imagenet_precheck
+from model_zoo.finetune.split import train_val_test_split
 from model_zoo.registry import MODELS
 from model_zoo.weights import WeightsSource
 

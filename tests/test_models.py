@@ -4,8 +4,8 @@ the compiled call, facts against the built models, thread safety and agreement."
 import numpy as np
 import pytest
 
+from model_zoo.compare.inference import Prediction, agreement, compare
 from model_zoo.images import load_image
-from model_zoo.inference import Prediction, agreement, compare
 from model_zoo.labels import top_k
 from model_zoo.registry import MODELS
 from tests.conftest import assert_parallel_matches_serial

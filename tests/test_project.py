@@ -136,6 +136,7 @@ def test_the_readme_layout_names_every_module():
         "model_zoo",
         "model_zoo/finetune",
         "model_zoo/artifact",
+        "model_zoo/compare",
         "model_zoo/cli",
         "ui",
         "ui/finetune",

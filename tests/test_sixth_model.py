@@ -64,11 +64,11 @@ def test_the_weights_files_are_the_ones_keras_downloads(spec, notop, monkeypatch
 
 
 def test_a_sixth_model_compares_explains_and_fine_tunes(sixth, colour_dataset, cat_bytes):
-    from model_zoo.explain import explain
+    from model_zoo.compare.explain import explain
+    from model_zoo.compare.inference import compare, load_classifier
     from model_zoo.finetune.settings import TrainConfig
     from model_zoo.finetune.training import train
     from model_zoo.images import load_image
-    from model_zoo.inference import compare, load_classifier
     from model_zoo.weights import WeightsSource
 
     photo = load_image(cat_bytes)

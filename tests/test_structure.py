@@ -30,9 +30,7 @@ BOTTOM = {
     "model_zoo.devices", "model_zoo.gradcam", "model_zoo.archive", "model_zoo.engine_choice",
     "model_zoo.keras_models",
 }  # fmt: skip
-COMPARE = {
-    "model_zoo.inference", "model_zoo.loading", "model_zoo.explain", "model_zoo.precheck",
-}  # fmt: skip
+COMPARE = {m for m in MODULES if m.startswith("model_zoo.compare")}
 TOP = {"model_zoo.finetune.jobs", "model_zoo.finetune.worker", "model_zoo.predict"}
 
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from model_zoo.artifact.export import export_zip, write_export
-from model_zoo.finetune.features import FEATURES, stratified_split
+from model_zoo.finetune.features import FEATURES
 from model_zoo.finetune.model import preprocessing_layer
 from model_zoo.finetune.settings import TrainConfig, TrainingStopped
+from model_zoo.finetune.split import stratified_split
 from model_zoo.finetune.training import train
 from model_zoo.registry import MODELS
 from model_zoo.weights import WeightsSource
@@ -38,7 +39,7 @@ def test_stratified_split_keeps_class_proportions_and_is_seeded():
 
 
 def test_three_way_split_is_disjoint_stratified_and_seeded():
-    from model_zoo.finetune.features import train_val_test_split
+    from model_zoo.finetune.split import train_val_test_split
 
     labels = np.repeat([0, 1, 2], [40, 20, 3])
     split = train_val_test_split(labels, 0.15, 0.15, seed=7)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model_zoo.inference import load_classifier
+from model_zoo.compare.inference import load_classifier
 from model_zoo.registry import MODELS
 from model_zoo.weights import MissingWeightsError, WeightsSource, weights_source
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import streamlit as st
 from streamlit.elements.lib.column_types import ColumnConfig
 
+from model_zoo.compare.loading import ModelState
 from model_zoo.engine import ENGINE_VAR, PRECISION_VAR, engine_settings
 from model_zoo.finetune.folders import sweep_job_folders
-from model_zoo.loading import ModelState
 from model_zoo.registry import MODELS
 from model_zoo.weights import ENV_VAR, WeightsSource
 from ui.models import current_weights, keep_keras_state_between_runs, loader

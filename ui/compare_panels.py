@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
+from model_zoo.compare.inference import Classifier, Comparison, Prediction
 from model_zoo.gradcam import DEFAULT_OPACITY, overlay
 from model_zoo.images import ResizeMode
-from model_zoo.inference import Classifier, Comparison, Prediction
 from model_zoo.labels import class_score
 from model_zoo.registry import MODELS
 from model_zoo.weights import MissingWeightsError

@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from model_zoo.compare.explain import explain, gradcam_ready, prepare_gradcam
+from model_zoo.compare.inference import Classifier, Comparison, compare
+from model_zoo.compare.loading import ModelLoader, ModelState
 from model_zoo.engine import engine_settings
-from model_zoo.explain import explain, gradcam_ready, prepare_gradcam
 from model_zoo.images import ResizeMode
-from model_zoo.inference import Classifier, Comparison, compare
-from model_zoo.loading import ModelLoader, ModelState
 from model_zoo.registry import MODELS
 from model_zoo.runtime import release_free_memory
 from model_zoo.weights import MissingWeightsError, WeightsSource, weights_source
@@ -111,7 +111,7 @@ def compare_images(
     top: int = 5,
     resize_mode: ResizeMode = "squash",
 ) -> list[Comparison]:
-    """``model_zoo.inference.compare`` with results cached by image content and settings."""
+    """``model_zoo.compare.inference.compare`` with results cached by image content and settings."""
     return _compare_cached(
         tuple(image_digest(i) for i in images),
         tuple(c.name for c in classifiers),

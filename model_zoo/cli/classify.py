@@ -98,7 +98,7 @@ def _settings(args: argparse.Namespace) -> tuple[list[str], WeightsSource, Engin
 
 
 def _load(names: list[str], source: WeightsSource, settings: EngineSettings) -> list[Any]:
-    from model_zoo.inference import load_classifiers
+    from model_zoo.compare.inference import load_classifiers
 
     try:
         # Keras chats about downloads on stdout; keep stdout for results (--json stays
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         return _to_csv(args, classifiers, source)
 
-    from model_zoo.inference import compare
+    from model_zoo.compare.inference import compare
 
     results = compare(classifiers, images, args.top, args.resize)
     if args.json:

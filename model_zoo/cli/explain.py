@@ -57,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
     out = _checked_out(args)
     [image] = read_images([args.image])
 
-    from model_zoo.explain import explain
+    from model_zoo.compare.explain import explain
+    from model_zoo.compare.inference import load_classifier
     from model_zoo.gradcam import overlay
-    from model_zoo.inference import load_classifier
 
     try:
         with contextlib.redirect_stdout(io.StringIO()):

@@ -32,15 +32,14 @@ from model_zoo.finetune.evaluation import (
 from model_zoo.finetune.events import EpochFn, Progress, ProgressFn, noop
 from model_zoo.finetune.features import (
     CachedFeatures,
-    Split,
     extract_features,
     load_pixels,
-    train_val_test_split,
 )
 from model_zoo.finetune.fit import Stages
 from model_zoo.finetune.leaderboard import Row, ranked
 from model_zoo.finetune.model import assemble, build_backbone, preprocessing_layer, strategy
 from model_zoo.finetune.settings import HEAD_SPECS, TrainConfig, TrainingStopped
+from model_zoo.finetune.split import Split, train_val_test_split
 from model_zoo.finetune.training import judge, result_of
 from model_zoo.weights import WeightsSource
 from model_zoo.wording import run_key

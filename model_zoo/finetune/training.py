@@ -35,9 +35,7 @@ from model_zoo.finetune.events import (
 )
 from model_zoo.finetune.features import (
     CachedFeatures,
-    Split,
     load_pixels,
-    train_val_test_split,
 )
 from model_zoo.finetune.fit import Stages
 from model_zoo.finetune.model import (
@@ -45,6 +43,7 @@ from model_zoo.finetune.model import (
     strategy,
 )
 from model_zoo.finetune.settings import TrainConfig, TrainingStopped
+from model_zoo.finetune.split import Split, train_val_test_split
 from model_zoo.weights import WeightsSource
 
 

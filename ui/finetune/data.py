@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from model_zoo.compare.precheck import DEFAULT_PER_CLASS, imagenet_precheck
 from model_zoo.datasets import Dataset
 from model_zoo.finetune.calibration import wilson_interval
-from model_zoo.finetune.features import train_val_test_split
-from model_zoo.precheck import DEFAULT_PER_CLASS, imagenet_precheck
+from model_zoo.finetune.split import train_val_test_split
 from model_zoo.registry import MODELS
 from model_zoo.untrusted import md
 from model_zoo.wording import model_count, percent, percent_range

@@ -11,9 +11,9 @@ from itertools import combinations
 
 import numpy as np
 
+from model_zoo.compare.inference import Classifier
 from model_zoo.datasets import Dataset
 from model_zoo.images import load_image
-from model_zoo.inference import Classifier
 from model_zoo.labels import pretty_label
 
 DEFAULT_PER_CLASS = 4

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from model_zoo.children import error_line
+from model_zoo.compare.inference import Classifier, load_classifier
 from model_zoo.engine import IR_FILE, Converted, EngineSettings, convert, ir_folder, openvino_core
-from model_zoo.inference import Classifier, load_classifier
 from model_zoo.registry import get_spec
 from model_zoo.weights import MissingWeightsError, WeightsSource
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from model_zoo import runtime
+from model_zoo.compare.inference import Classifier
 from model_zoo.gradcam import (
     _FUNCTIONS,
     _FUNCTIONS_LOCK,
@@ -19,7 +20,6 @@ from model_zoo.gradcam import (
     run_gradcam,
 )
 from model_zoo.images import ResizeMode, resize
-from model_zoo.inference import Classifier
 
 
 def _classifier_function(classifier: Classifier) -> Callable:
