@@ -57,6 +57,18 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
+def _saved_stderr() -> int | None:
+    """A copy of file descriptor 2 to restore later; None with ``MODEL_ZOO_DEBUG=1`` (keep
+    everything) or without a real stderr (embedded, closed)."""
+    if os.environ.get(DEBUG_VAR) or not hasattr(os, "dup2"):
+        return None
+    try:
+        sys.stderr.flush()
+        return os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 @contextlib.contextmanager
 def only_our_own_stderr() -> Iterator[None]:
     """Sends native libraries' stderr chatter (TensorFlow's absl and oneDNN start-up lines,
@@ -66,13 +78,8 @@ def only_our_own_stderr() -> Iterator[None]:
     ``sys.stderr`` keeps writing to the real stderr; only file descriptor 2, which C code
     writes to directly, goes to /dev/null. ``MODEL_ZOO_DEBUG=1`` keeps everything.
     """
-    if os.environ.get(DEBUG_VAR) or not hasattr(os, "dup2"):
-        yield
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no real stderr (embedded, closed)
+    saved = _saved_stderr()
+    if saved is None:
         yield
         return
     real = os.fdopen(os.dup(saved), "w", buffering=1, errors="backslashreplace")
@@ -110,13 +117,8 @@ _START_UP_NOISE = re.compile(
 def _without_start_up_noise() -> Iterator[None]:
     """Passes fd 2 through a pipe that drops ``_START_UP_NOISE`` lines and forwards every
     other line (another thread's log record, a real error) as it comes."""
-    if os.environ.get(DEBUG_VAR) or not hasattr(os, "pipe"):
-        yield
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no real stderr
+    saved = _saved_stderr()
+    if saved is None:
         yield
         return
     read_end, write_end = os.pipe()
