@@ -105,20 +105,8 @@ def test_train_in_the_browser_and_click_a_confusion_cell(app_url, server_log, tm
             page.locator("input[type=file]").first.set_input_files(str(data))
             expect(page.get_by_text("3 classes, 30 images")).to_be_visible(timeout=60_000)
             page.get_by_role("button", name="Train").click()
-            live = page.locator(".st-key-live")
-            expect(live).to_be_visible(timeout=60_000)
-            try:
-                # The live panel reaches its end, then the page reruns to show the results.
-                expect(live).to_contain_text("Finished after", timeout=300_000)
-                expect(page.get_by_text("Most confident mistakes", exact=True)).to_be_visible(
-                    timeout=60_000
-                )
-            except AssertionError:
-                # Playwright's own message is a long page dump; say what the page was doing.
-                text = live.inner_text() if live.count() else "(no live panel)"
-                raise AssertionError(
-                    f"no results. Live panel:\n{text}\n--- server log tail ---\n{tail(server_log)}"
-                ) from None
+            expect(page.locator(".st-key-live")).to_be_visible(timeout=60_000)
+            wait_for_results(page, server_log)
             confusion = page.locator(".st-key-confusion .nsewdrag").first
             box = confusion.bounding_box()
             page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -128,6 +116,24 @@ def test_train_in_the_browser_and_click_a_confusion_cell(app_url, server_log, tm
         finally:
             browser.close()
     assert (tmp_path / "finetune.png").stat().st_size > 20_000
+
+
+def wait_for_results(page, server_log: Path) -> None:
+    """Waits for the live panel to reach its end and the page to show the results."""
+    from playwright.sync_api import expect
+
+    live = page.locator(".st-key-live")
+    try:
+        expect(live).to_contain_text("Finished after", timeout=300_000)
+        expect(page.get_by_text("Most confident mistakes", exact=True)).to_be_visible(
+            timeout=60_000
+        )
+    except AssertionError:
+        # Playwright's own message is a long page dump; say what the page was doing.
+        text = live.inner_text() if live.count() else "(no live panel)"
+        raise AssertionError(
+            f"no results. Live panel:\n{text}\n--- server log tail ---\n{tail(server_log)}"
+        ) from None
 
 
 def idle(page) -> None:

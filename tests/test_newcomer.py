@@ -17,7 +17,7 @@ import pytest
 from model_zoo.finetune.events import Phase
 from model_zoo.limits import MAX_PHOTO_MB, MAX_UPLOAD_MB
 from tests.app_server import start_app, stop_app, tail
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, MODELS
+from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, MODELS, wait_for_results
 
 ROOT = Path(__file__).resolve().parents[1]
 CAT = ROOT / "model_zoo" / "data" / "examples" / "cat.jpg"
@@ -100,18 +100,10 @@ def _start_training(page, url: str, data: Path) -> str:
     return parse_qs(urlparse(page.url).query)["run"][0]
 
 
-def _results(page, photos: Path) -> None:
+def _results(page, photos: Path, log: Path) -> None:
     from playwright.sync_api import expect
 
-    live = page.locator(".st-key-live")
-    try:
-        expect(live).to_contain_text("Finished after", timeout=300_000)
-        expect(page.get_by_text("Most confident mistakes", exact=True)).to_be_visible(
-            timeout=60_000
-        )
-    except AssertionError:
-        text = live.inner_text() if live.count() else "(no live panel)"
-        raise AssertionError(f"no results. Live panel:\n{text}") from None
+    wait_for_results(page, log)
     _assert_cap(page, "Photo", MAX_PHOTO_MB)  # try it
     _assert_cap(page, "A .zip of photos", MAX_UPLOAD_MB)
     _uploader(page, "A .zip of photos").locator("input[type=file]").set_input_files(str(photos))
@@ -164,7 +156,7 @@ def test_the_newcomers_walk(walk_server, tmp_path):
             expect(stranger.get_by_text("Upload a zip to start")).to_be_visible(timeout=60_000)
             assert stranger.locator(".st-key-live").count() == 0
 
-            _results(page, photos)
+            _results(page, photos, log)
             assert not SOMEONE_ELSE.search(page.inner_text("body"))
             page.screenshot(path=str(tmp_path / "walk.png"), full_page=True)
         finally:
