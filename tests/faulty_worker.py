@@ -6,7 +6,7 @@ allocator does under a memory limit:
 - ``fork_segv``: one of its threads forks a copy of the process that sleeps (as a library's
   ``fork()`` without ``exec`` does), which keeps stdout, the progress pipe, open; then the
   process dies of SIGSEGV.
-- ``hang``: reports progress, forks a sleeping copy as above, then never ends and never
+- ``hang``: forks a sleeping copy as above, reports progress, then never ends and never
   reads Stop (only a kill ends it).
 """
 
@@ -27,9 +27,11 @@ from tests.child_programs import fork_a_sleeper
 def main(argv: list[str]) -> int:
     request = json.loads((Path(argv[0]) / REQUEST_FILE).read_text())
     start_child(request.get("memory_limit"))
-    print(json.dumps({"type": "progress", "phase": "building", "done": 0, "total": 1}), flush=True)
     fault = os.environ["MODEL_ZOO_TEST_FAULT"]
+    # The copy first, then the report: whoever hears "building" finds both processes (the
+    # other order raced the tests that count them).
     fork_a_sleeper()
+    print(json.dumps({"type": "progress", "phase": "building", "done": 0, "total": 1}), flush=True)
     if fault == "fork_segv":
         os.kill(os.getpid(), signal.SIGSEGV)
     while True:  # "hang"
