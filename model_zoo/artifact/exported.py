@@ -7,7 +7,7 @@ or not at all where its OpenVINO IR is cached.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +44,9 @@ class Exported:
     engine: str = "TensorFlow"
     model_file: Path | None = None
 
-    _runner: Callable[[np.ndarray], np.ndarray] | None = None
+    _runner: Callable[[np.ndarray], np.ndarray] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )  # built on first use: one converted or compiled model per export
 
     @classmethod
     def from_result(cls, result: TrainResult, threshold: float) -> Exported:
