@@ -58,6 +58,7 @@ class _Grid:
     dataset: Dataset
     heads: Sequence[str]
     weights: WeightsSource
+    labels: np.ndarray
     split: Split
     flat: bool  # some head trains on the flattened feature map, not on pooled features
     stop: threading.Event | None
@@ -167,8 +168,9 @@ def train_grid(
     _, n_val, n_test = split.sizes()
     cached = {n for n, f in stored.items() if f is not None}
     plan = grid_plan([configs[n] for n in order], heads, len(paths), n_val, n_test, cached)
+    report_all = timed(on_progress, plan)
     grid = _Grid(
-        dataset, heads, weights, split, flat, stop, timed(on_progress, plan), on_epoch, on_row,
+        dataset, heads, weights, labels, split, flat, stop, report_all, on_epoch, on_row,
         len(order) * len(heads),
     )  # fmt: skip
     pixels = np.zeros(0)
@@ -279,8 +281,7 @@ def _grid_cell(
 ) -> tuple[Row | None, TrainResult | None]:
     """One head of a leaderboard on its backbone's features; (None, None) if stopped
     before its first epoch."""
-    split, classes = grid.split, grid.dataset.classes
-    _, labels = grid.dataset.samples()
+    split, classes, labels = grid.split, grid.dataset.classes, grid.labels
     started = time.perf_counter()
     stages = Stages(config, labels, split.train, split.val, grid.stop, report, on_epoch)
     with strategy().scope():
