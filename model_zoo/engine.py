@@ -23,6 +23,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from model_zoo import runtime
+from model_zoo.cam import CamHead, load_cam_head, save_cam_head
+from model_zoo.cam_graph import compare_forward, traced
 from model_zoo.children import Child, exit_text, start_child
 from model_zoo.engine_choice import (
     CACHE_VAR,
@@ -50,6 +52,8 @@ from model_zoo.registry import MODELS, ModelSpec, get_spec
 from model_zoo.weights import MissingWeightsError, WeightsSource, missing_error, weights_source
 
 IR_FILE = "model.xml"
+# What a cached IR holds: v2 adds Grad-CAM's outputs and cam.npz (older folders are unused)
+IR_LAYOUT = "v2"
 CONVERT_SECONDS = 600  # per model, for a child converting several; then it is ended
 
 
@@ -97,7 +101,7 @@ def ir_folder(spec: ModelSpec, source: WeightsSource, precision: Precision) -> P
 
 def cached_ir_folder(name: str, precision: Precision) -> Path:
     """The cache folder of the IR named ``name`` (model and weights) for ``precision``."""
-    return cache_root() / "openvino" / f"{name}-{storage(precision)}"
+    return cache_root() / "openvino" / f"{name}-{IR_LAYOUT}-{storage(precision)}"
 
 
 def storage(precision: Precision) -> str:
@@ -107,6 +111,10 @@ def storage(precision: Precision) -> str:
 
 class OpenVINOEngine:
     """A compiled OpenVINO model (preprocessing inside), latency-tuned for the CPU.
+
+    Its first output is the probabilities; where the IR was converted with Grad-CAM's
+    outputs (the explained map and hidden activations), ``cam`` reads its head's matrices
+    from beside the IR on first use.
 
     Args:
         xml: The IR.
@@ -120,6 +128,7 @@ class OpenVINOEngine:
         core = openvino_core()
         if core is None:
             raise RuntimeError("OpenVINO is not installed.")
+        self.xml = xml
         self.precision = precision
         self.max_batch = max_batch
         self.label = f"OpenVINO {precision}"
@@ -129,6 +138,7 @@ class OpenVINOEngine:
             {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision},
         )
         self._request = self.compiled.create_infer_request()
+        self._cam: CamHead | bool | None = False  # False: not read yet
         runtime.release_free_memory()  # the IR's buffers, once the weights are repacked
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
@@ -140,18 +150,37 @@ class OpenVINOEngine:
         ]
         return np.concatenate(parts) if len(parts) != 1 else parts[0]
 
+    @property
+    def cam(self) -> CamHead | None:
+        """The Grad-CAM head, None where the IR has no Grad-CAM outputs."""
+        if self._cam is False:
+            head = load_cam_head(self.xml.parent)
+            fits = head is not None and len(self.compiled.outputs) == 2 + head.hidden
+            self._cam = head if fits else None
+        return self._cam if isinstance(self._cam, CamHead) else None
+
+    def outputs(self, pixels: np.ndarray) -> list[np.ndarray]:
+        """Every output (probabilities, then Grad-CAM's) for one batch, copied."""
+        result = self._request.infer(pixels)
+        return [np.array(result[i], dtype=np.float32) for i in range(len(self.compiled.outputs))]
+
 
 def convert_to_openvino(spec: ModelSpec, model: Any, folder: Path, precision: Precision) -> Path:
-    """Converts a Keras ImageNet model (with preprocessing) to an OpenVINO IR in ``folder``.
+    """Converts a Keras ImageNet model (with preprocessing) to an OpenVINO IR in ``folder``,
+    with Grad-CAM's outputs and head (``cam_graph``) where its head allows.
 
     Returns:
         The path of the IR's ``.xml`` file.
     """
-    return save_ir(tensorflow_function(spec, model).get_concrete_function(), folder, precision)
+    forward, head = compare_forward(spec, model)
+    return save_ir(traced(forward, spec.input_size), folder, precision, head)
 
 
-def save_ir(concrete_function: Any, folder: Path, precision: Precision) -> Path:
-    """Converts a traced TensorFlow function to an OpenVINO IR in ``folder``.
+def save_ir(
+    concrete_function: Any, folder: Path, precision: Precision, head: CamHead | None = None
+) -> Path:
+    """Converts a traced TensorFlow function to an OpenVINO IR in ``folder``, with the
+    Grad-CAM head's matrices beside it (``cam.CAM_FILE``) when given.
 
     The IR is written to a temporary folder beside ``folder`` and renamed into place, so a
     reader never sees half a model.
@@ -167,6 +196,8 @@ def save_ir(concrete_function: Any, folder: Path, precision: Precision) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     staging.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
     try:
+        if head is not None:
+            save_cam_head(head, staging)
         ov.save_model(ir, str(staging / IR_FILE), compress_to_fp16=precision == "bf16")
         try:
             staging.rename(folder)

@@ -1,7 +1,9 @@
-"""Grad-CAM's core (Selvaraju et al., 2017), shared by Compare and Fine-tune: one compiled
-function per model, from raw pixels to (heatmap, probabilities, class), cached per model
-object; and the overlay of a heatmap on the photo. The class score is the logit, before the
-softmax, computed from the classifier layer's own weights rather than by editing it.
+"""Grad-CAM's core (Selvaraju et al., 2017), shared by Compare and Fine-tune: on an engine
+whose IR has Grad-CAM's outputs (``run_cam``: one forward pass, the gradient in NumPy, see
+``cam``), else on TensorFlow (one compiled function per model, from raw pixels to (heatmap,
+probabilities, class), cached per model object); and the overlay of a heatmap on the photo.
+The class score is the logit, before the softmax, computed from the classifier layer's own
+weights rather than by editing it.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from model_zoo import runtime
+from model_zoo.cam import CamHead
 from model_zoo.images import ResizeMode, center_square
 
 DEFAULT_OPACITY = 0.45
@@ -30,12 +33,14 @@ class Explanation:
         class_index: The class explained.
         heatmap: ``(h, w)`` float32 in [0, 1] at the explained layer's resolution.
         probabilities: The model's output on this image (the same forward pass).
+        engine: What explained it: "OpenVINO bf16", "OpenVINO f32" or "TensorFlow".
     """
 
     model: str
     class_index: int
     heatmap: np.ndarray
     probabilities: np.ndarray
+    engine: str = "TensorFlow"
 
     @property
     def score(self) -> float:
@@ -104,6 +109,34 @@ def run_gradcam(
             batch, tf.constant(-1 if class_index is None else class_index, dtype=tf.int32)
         )
     return Explanation(name, int(target), np.asarray(heat, dtype=np.float32), np.asarray(probs))
+
+
+class CamEngine(Protocol):
+    """An engine whose model also outputs Grad-CAM's map and hidden activations."""
+
+    label: str
+
+    @property
+    def cam(self) -> CamHead | None: ...
+
+    def outputs(self, pixels: np.ndarray) -> list[np.ndarray]: ...
+
+
+def run_cam(
+    engine: CamEngine,
+    head: CamHead,
+    pixels: np.ndarray,
+    class_index: int | None,
+    name: str,
+    lock: threading.Lock | None,
+) -> Explanation:
+    """Grad-CAM from one forward pass of ``engine`` on ``pixels`` ``(S, S, 3)`` (raw 0-255):
+    the class (default: the top-1) and its heatmap from the map and hidden activations."""
+    with lock if lock is not None else contextlib.nullcontext():
+        probs, maps, *hidden = engine.outputs(np.ascontiguousarray(pixels[None], np.float32))
+    target = int(np.argmax(probs[0])) if class_index is None else class_index
+    heat = head.heatmap(maps[0], [h[0] for h in hidden], target)
+    return Explanation(name, target, heat, probs[0], engine.label)
 
 
 def overlay(

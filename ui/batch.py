@@ -11,7 +11,6 @@ from model_zoo.datasets import DatasetError, zip_photos
 from model_zoo.finetune.evaluation import TrainResult
 from model_zoo.limits import MAX_UPLOAD_MB
 from model_zoo.predict import (
-    Exported,
     PhotoAnswers,
     PredictionRow,
     answers_csv,
@@ -22,6 +21,7 @@ from model_zoo.predict import (
 from model_zoo.untrusted import md
 from model_zoo.wording import model_name, scored, top_header
 from ui.common import percent_column
+from ui.models import run_export
 
 
 def _upload(key: str) -> tuple[str, bytes] | None:
@@ -49,7 +49,7 @@ def finetuned_batch_panel(result: TrainResult, threshold: float) -> None:
     if given is None:
         return
     name, data = given
-    exported = Exported.from_result(result, threshold)
+    exported = run_export(result, threshold)
     try:
         rows = predict_photos(exported, zip_photos(data), on_progress=_progress())
     except DatasetError as err:

@@ -61,7 +61,7 @@ def show_comparison(
             if explain.on:
                 target = explained_class(event, pred, explain.picked_class)
                 try:
-                    heat = gradcam_heatmap(by_name[pred.model], photo, target, resize_mode)
+                    heat, engine = gradcam_heatmap(by_name[pred.model], photo, target, resize_mode)
                 except MissingWeightsError as err:  # the engine's cache outlived the .h5 file
                     st.warning(f"No Grad-CAM: {err.problem}.")
                 else:
@@ -69,7 +69,8 @@ def show_comparison(
                     st.image(
                         overlay(photo, heat, explain.opacity, resize_mode),
                         width="stretch",
-                        caption=f"why {explained.pretty} ({percent(explained.score)})",
+                        caption=f"why {explained.pretty} ({percent(explained.score)}) · "
+                        f"Grad-CAM on {engine}",
                     )
             st.caption(
                 f"⏱️ {pred.ms:.0f} ms on {by_name[pred.model].engine_label} · "

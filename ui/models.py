@@ -1,4 +1,5 @@
-"""The one place where models are cached for the app (shared by every session, read-only)."""
+"""The one place where models are cached for the app: the Compare models shared by every
+session, read-only; a visitor's own fine-tuned model in their session."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from model_zoo.artifact.exported import Exported
 from model_zoo.compare.explain import explain, gradcam_ready, prepare_gradcam
 from model_zoo.compare.inference import Classifier, Comparison, compare
 from model_zoo.compare.loading import ModelLoader, ModelState
 from model_zoo.engine import engine_settings
+from model_zoo.finetune.evaluation import TrainResult
 from model_zoo.images import ResizeMode
 from model_zoo.registry import MODELS
 from model_zoo.runtime import release_free_memory
@@ -132,16 +135,18 @@ def _heatmap_cached(
     resize_mode: str,
     _classifier: Classifier,
     _image: np.ndarray,
-) -> np.ndarray:
-    heatmap = explain(_classifier, _image, class_index, resize_mode).heatmap  # type: ignore[arg-type]
-    release_free_memory()  # the gradients' buffers, kept by glibc in this run's thread arena
-    return heatmap
+) -> tuple[np.ndarray, str]:
+    why = explain(_classifier, _image, class_index, resize_mode)  # type: ignore[arg-type]
+    if why.engine == "TensorFlow":
+        release_free_memory()  # the gradients' buffers, kept by glibc in this run's thread arena
+    return why.heatmap, why.engine
 
 
 def gradcam_heatmap(
     classifier: Classifier, image: np.ndarray, class_index: int, resize_mode: ResizeMode = "squash"
-) -> np.ndarray:
-    """Grad-CAM heatmap, computed on demand and cached per (image, model, class, resize)."""
+) -> tuple[np.ndarray, str]:
+    """Grad-CAM heatmap and the engine that made it, computed on demand and cached per
+    (image, model, class, resize)."""
     return _heatmap_cached(
         image_digest(image),
         classifier.name,
@@ -151,6 +156,23 @@ def gradcam_heatmap(
         classifier,
         image,
     )
+
+
+_EXPORTED_KEY = "_run_export"
+
+
+def run_export(result: TrainResult, threshold: float) -> Exported:
+    """The visitor's shown run as an ``Exported``, kept in their session (one at a time: a
+    newly shown run replaces it) so its compiled IR is converted and compiled once, and
+    goes with the session."""
+    key = str(result.folder) if result.folder is not None else str(id(result))
+    kept = st.session_state.get(_EXPORTED_KEY)
+    if kept is None or kept[0] != key:
+        kept = (key, Exported.from_result(result, threshold))
+        st.session_state[_EXPORTED_KEY] = kept
+    exported: Exported = kept[1]
+    exported.threshold = threshold
+    return exported
 
 
 def prepare_explain(classifiers: Sequence[Classifier], where: Any) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
@@ -60,7 +61,11 @@ def write_export(
     """
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / MODEL_FILE, folder / LABELS_FILE, folder / CARD_FILE, folder / METRICS_FILE]
-    result.model.save(paths[0])
+    if result.model is not None:
+        result.model.save(paths[0])
+    else:  # a result read back from its folder: its file is the model
+        assert result.folder is not None
+        shutil.copyfile(result.folder / MODEL_FILE, paths[0])
     reports: list[FormatReport] = []
     if any(f != "keras" for f in formats):
         check = result.check_pixels

@@ -1,7 +1,8 @@
 """A fine-tuned export, loaded and checked: one ``Exported`` whether it came from disk (the
-CLI, a reopened download) or straight from a finished run (the results page), with one way
-to predict. Loading goes through ``labels.read_export``; the model loads in Keras' safe mode,
-or not at all where its OpenVINO IR is cached.
+CLI, a reopened download) or from a finished run (the results page), with one way to
+predict and one to explain. Loading goes through ``labels.read_export``; the model runs on
+its OpenVINO IR (converted in a child process) or, where there is none, loads in Keras' safe
+mode.
 """
 
 from __future__ import annotations
@@ -14,13 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from model_zoo.artifact.labels import LABELS_FILE, ExportError, declared_shapes, read_export
+from model_zoo.artifact.labels import (
+    LABELS_FILE,
+    MODEL_FILE,
+    ExportError,
+    declared_shapes,
+    read_export,
+)
 from model_zoo.children import error_line
 from model_zoo.finetune.calibration import calibrate
+from model_zoo.gradcam import Explanation, run_cam
 from model_zoo.images import resize
 
 if TYPE_CHECKING:
-    from model_zoo.engine import Precision
+    from model_zoo.engine import OpenVINOEngine, Precision
     from model_zoo.finetune.evaluation import TrainResult
 
 BATCH = 32
@@ -30,9 +38,11 @@ BATCH = 32
 class Exported:
     """A fine-tuned export, checked: the model and its labels.
 
-    ``digest``: the model file's SHA-256 when it was loaded from disk; predictions then run
-    on OpenVINO, converted once per model and cached under that name. With that IR cached,
-    the Keras model (``model``) is only loaded from ``model_file`` if something needs it.
+    Predictions and Grad-CAM run on OpenVINO where it is allowed and the model is on disk
+    (``model_file``): converted once, in a child process, to an IR kept in ``ir_home`` (a
+    run's own folder) or, for an export loaded from disk, in the cache under its checksum
+    (``digest``). The Keras model (``model``) is then never loaded here; it is the
+    fallback.
     """
 
     model: Any
@@ -43,21 +53,26 @@ class Exported:
     digest: str = ""
     engine: str = "TensorFlow"
     model_file: Path | None = None
+    ir_home: Path | None = None
 
     _runner: Callable[[np.ndarray], np.ndarray] | None = field(
         default=None, init=False, repr=False, compare=False
     )  # built on first use: one converted or compiled model per export
+    _compiled: Any = field(default=False, init=False, repr=False, compare=False)
 
     @classmethod
     def from_result(cls, result: TrainResult, threshold: float) -> Exported:
-        """A finished run's model as the export it would download (never converted: it is
-        not on disk, so it has no checksum to cache an IR under)."""
+        """A finished run's model as the export it would download; its IR lives in the
+        run's own folder (``result.folder``), not in the shared cache."""
+        folder = result.folder
         return cls(
             result.model,
             result.classes,
             result.config.size,
             result.evaluation.temperature,
             threshold,
+            model_file=folder / MODEL_FILE if folder is not None else None,
+            ir_home=folder,
         )
 
     def probabilities(self, pixels: np.ndarray, calibrated: bool = True) -> np.ndarray:
@@ -75,6 +90,25 @@ class Exported:
         """Probabilities for RGB uint8 photos of any size (squashed to the input size)."""
         return self.probabilities(np.stack([resize(im, self.size) for im in images]), calibrated)
 
+    def explain(self, image: np.ndarray, class_index: int | None = None) -> Explanation:
+        """Grad-CAM of the model (uncalibrated probabilities) for one class, default its
+        top-1: from one pass of its IR, else on TensorFlow.
+
+        Raises:
+            ValueError: ``class_index`` is not one of the classes.
+        """
+        if class_index is not None and not 0 <= class_index < len(self.classes):
+            raise ValueError(
+                f"Class index {class_index} is out of range 0..{len(self.classes) - 1}."
+            )
+        engine = self.compiled()
+        if engine is not None and engine.cam is not None:
+            pixels = resize(image, self.size)
+            return run_cam(engine, engine.cam, pixels, class_index, "finetuned", None)
+        from model_zoo.finetune.explain import explain_finetuned
+
+        return explain_finetuned(self.keras_model(), image, class_index)
+
     def keras_model(self) -> Any:
         """The Keras model, loaded in safe mode from ``model_file`` the first time."""
         if self.model is None:
@@ -82,45 +116,44 @@ class Exported:
             self.model = _load_keras(self.model_file, str(self.model_file))
         return self.model
 
-    def _trace(self) -> Any:
-        from model_zoo import runtime
-
-        tf = runtime.tensorflow()
-        model = self.keras_model()
-        function = tf.function(lambda x: model(x, training=False))
-        return function.get_concrete_function(
-            tf.TensorSpec([None, self.size, self.size, 3], tf.float32)
-        )
-
     def _ir_folder(self) -> tuple[Path, Precision] | None:
-        """Where this model's IR is cached, when OpenVINO runs it (a model from disk)."""
+        """Where this model's IR is kept, when OpenVINO runs it (a model on disk)."""
         from model_zoo import engine
 
         settings = engine.engine_settings()
         # Whether OpenVINO is installed, without starting it: a model refused by its shapes
         # should not pay for OpenVINO's CPU plugin on top of TensorFlow.
-        if not (self.digest and settings.wants_openvino and find_spec("openvino") is not None):
+        on_disk = self.model_file is not None and (self.digest or self.ir_home is not None)
+        if not (on_disk and settings.wants_openvino and find_spec("openvino") is not None):
             return None
         precision = settings.resolved_precision()
+        if self.ir_home is not None:
+            return self.ir_home / f"openvino-{engine.storage(precision)}", precision
         return engine.cached_ir_folder(f"export-{self.digest[:24]}", precision), precision
 
-    def batch_runner(self, batch: int) -> Callable[[np.ndarray], np.ndarray]:
-        """Probabilities for a batch of pixels: OpenVINO when allowed and the model came
-        from disk (converted once, cached by its checksum), else Keras' ``predict_on_batch``."""
-        from model_zoo import engine
+    def compiled(self) -> OpenVINOEngine | None:
+        """The compiled IR (converted first, once, if missing), or None: no OpenVINO, or the
+        model does not convert (then Keras runs it)."""
+        if self._compiled is False:
+            self._compiled = None
+            where = self._ir_folder()
+            if where is not None:
+                self._compiled = _compile(where[0], where[1], self.model_file)
+        return self._compiled
 
-        where = self._ir_folder()
-        if where is not None:
-            compiled = engine.cached_openvino(where[0], self._trace, where[1], batch)
-            if compiled is not None:  # else Keras runs the batches
-                self.engine = compiled.label
-                return compiled
+    def batch_runner(self, batch: int) -> Callable[[np.ndarray], np.ndarray]:
+        """Probabilities for a batch of pixels: the compiled IR where there is one (see
+        ``compiled``), else Keras' ``predict_on_batch``."""
+        compiled = self.compiled()
+        if compiled is not None:
+            self.engine = compiled.label
+            return compiled
         self.engine = "TensorFlow"
         model = self.keras_model()
         return lambda x: np.asarray(model.predict_on_batch(x))
 
     def cached_shapes(self) -> tuple[tuple[int, ...], int] | None:
-        """(input shape without the batch, outputs) of this model's cached IR, read without
+        """(input shape without the batch, outputs) of this model's IR, read without
         TensorFlow; None when there is none."""
         from model_zoo import engine
 
@@ -134,6 +167,22 @@ class Exported:
             return given, int(ir.outputs[0].get_partial_shape()[-1].get_length())
         except Exception:  # a damaged cache: Keras checks instead
             return None
+
+
+def _compile(folder: Path, precision: Precision, model_file: Path | None) -> OpenVINOEngine | None:
+    """The IR in ``folder`` compiled (converted from ``model_file`` first if missing)."""
+    from model_zoo import engine
+    from model_zoo.artifact.convert import convert_export
+
+    xml: Path | None = folder / engine.IR_FILE
+    if not folder.joinpath(engine.IR_FILE).is_file() and model_file is not None:
+        xml, _ = convert_export(model_file, folder, precision)
+    if xml is None or not xml.is_file():
+        return None
+    try:
+        return engine.OpenVINOEngine(xml, precision, max_batch=BATCH)
+    except Exception:  # an IR that does not compile: Keras runs the model
+        return None
 
 
 def _load_keras(model_file: Path, source: str) -> Any:

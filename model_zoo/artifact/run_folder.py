@@ -1,6 +1,6 @@
 """A finished run on disk, between the training process and the server: the model (the
 same ``model.keras`` as an export), its evaluation as arrays and the rest as JSON. The
-training process writes it; the parent reads it back, the model in Keras' safe mode."""
+training process writes it; the parent reads it back and leaves the model on disk."""
 
 from __future__ import annotations
 
@@ -66,11 +66,11 @@ def save_result(result: TrainResult, folder: Path) -> None:
 
 
 def load_result(folder: Path) -> TrainResult:
-    """A result written by ``save_result``; the model loads in safe mode."""
-    from model_zoo import runtime
+    """A result written by ``save_result``, without its model: ``model.keras`` stays in
+    ``folder`` (``TrainResult.folder``), where ``Exported`` converts it for OpenVINO or
+    loads it in Keras' safe mode. No TensorFlow here."""
     from model_zoo.weights import weights_source
 
-    keras = runtime.keras()
     meta = json.loads((folder / RESULT_FILE).read_text())
     with np.load(folder / EVALUATION_FILE) as arrays:
         evaluation = Evaluation(
@@ -87,7 +87,7 @@ def load_result(folder: Path) -> TrainResult:
         )
         check = arrays["check"] if "check" in arrays.files else None
     return TrainResult(
-        model=keras.saving.load_model(folder / MODEL_FILE, safe_mode=True),
+        model=None,
         classes=tuple(meta["classes"]),
         config=TrainConfig(**meta["config"]),
         weights=weights_source(meta["weights"]),
@@ -101,4 +101,5 @@ def load_result(folder: Path) -> TrainResult:
         feature_engine=meta.get("feature_engine", ""),
         created=meta["created"],
         check_pixels=check if check is not None and len(check) else None,
+        folder=folder,
     )

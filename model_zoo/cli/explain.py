@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from model_zoo.cli.common import WEIGHTS_HELP, Subparsers, UsageError, add_command, read_images
-from model_zoo.engine import EngineSettings
+from model_zoo.engine import ENGINE_VAR, ENGINES, PRECISION_VAR, PRECISIONS, engine_settings
 from model_zoo.gradcam import DEFAULT_OPACITY
 from model_zoo.images import RESIZE_MODES
 from model_zoo.labels import class_index as class_index_of
@@ -34,6 +34,18 @@ def register(sub: Subparsers) -> None:
     parser.add_argument("--opacity", type=float, default=DEFAULT_OPACITY)
     parser.add_argument("--resize", choices=RESIZE_MODES, default="squash")
     parser.add_argument("--weights", default=None, help=WEIGHTS_HELP)
+    parser.add_argument(
+        "--engine",
+        default=None,
+        choices=ENGINES,
+        help=f"engine that explains (default: ${ENGINE_VAR} or auto: OpenVINO, else TensorFlow)",
+    )
+    parser.add_argument(
+        "--precision",
+        default=None,
+        choices=PRECISIONS,
+        help=f"OpenVINO precision (default: ${PRECISION_VAR} or auto: bf16 where native)",
+    )
 
 
 def _checked_out(args: argparse.Namespace) -> Path:
@@ -52,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         spec = get_spec(args.model.lower())
         class_index = None if args.class_ is None else class_index_of(args.class_)
         source = weights_source(args.weights)
+        settings = engine_settings(args.engine, args.precision)
     except ValueError as err:
         raise UsageError(str(err)) from None
     out = _checked_out(args)
@@ -63,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            # Grad-CAM runs on the Keras model, and so do its probabilities: no other engine.
-            classifier = load_classifier(spec.name, source, EngineSettings("tensorflow"))
+            # On OpenVINO one pass gives the probabilities and the heatmap (gradcam.run_cam)
+            classifier = load_classifier(spec.name, source, settings)
     except MissingWeightsError as err:
         raise UsageError(str(err)) from None
     result = explain(classifier, image, class_index, args.resize)
@@ -72,6 +85,6 @@ def run(args: argparse.Namespace) -> int:
     label = pretty_label(result.class_index)
     print(
         f"{spec.display_name}: explained {label} (class {result.class_index}, "
-        f"{result.score:.1%}) -> {out}"
+        f"{result.score:.1%}) on {result.engine} -> {out}"
     )
     return 0

@@ -1,6 +1,8 @@
-"""Grad-CAM of the Compare models: each shared model gets its own read-only *view*, a new
-Keras model from the same input to [the registry's Grad-CAM layer, the input of its
-classifier layer], so the shared models are never modified.
+"""Grad-CAM of the Compare models. On OpenVINO the shared compiled model already outputs
+what Grad-CAM needs (``gradcam.run_cam``): no TensorFlow. On TensorFlow (the fallback) each
+shared model gets its own read-only *view*, a new Keras model from the same input to [the
+registry's Grad-CAM layer, the input of its classifier layer], so the shared models are
+never modified.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from model_zoo.compare.inference import Classifier
 from model_zoo.gradcam import (
     _FUNCTIONS,
     _FUNCTIONS_LOCK,
+    CamEngine,
     Explanation,
     function_for,
     gradcam_function,
+    run_cam,
     run_gradcam,
 )
 from model_zoo.images import ResizeMode, resize
@@ -37,16 +41,25 @@ def _classifier_function(classifier: Classifier) -> Callable:
     )
 
 
+def _engine_cam(classifier: Classifier) -> CamEngine | None:
+    """The classifier's engine when it explains by itself (an IR with Grad-CAM's outputs)."""
+    engine = classifier.engine
+    return engine if getattr(engine, "cam", None) is not None else None  # type: ignore[return-value]
+
+
 def gradcam_ready(classifier: Classifier) -> bool:
-    """Whether this model's Grad-CAM is built (the first one loads the Keras model and
-    traces; seconds, once per model and process)."""
+    """Whether this model's Grad-CAM is ready: on its engine at once; on TensorFlow once
+    built (the first one loads the Keras model and traces; seconds, once per model)."""
+    if _engine_cam(classifier) is not None:
+        return True
     with _FUNCTIONS_LOCK:
         return classifier in _FUNCTIONS
 
 
 def prepare_gradcam(classifier: Classifier) -> None:
-    """Builds this model's Grad-CAM now (``explain`` would on its first call)."""
-    function_for(classifier, lambda: _classifier_function(classifier))
+    """Makes this model's Grad-CAM ready now (``explain`` would on its first call)."""
+    if _engine_cam(classifier) is None:
+        function_for(classifier, lambda: _classifier_function(classifier))
 
 
 def explain(
@@ -62,8 +75,11 @@ def explain(
     """
     if class_index is not None and not 0 <= class_index < 1000:
         raise ValueError(f"Class index {class_index} is out of range 0..999.")
-    function = function_for(classifier, lambda: _classifier_function(classifier))
     pixels = resize(image, classifier.spec.input_size, resize_mode)
+    engine = _engine_cam(classifier)
+    if engine is not None and engine.cam is not None:
+        return run_cam(engine, engine.cam, pixels, class_index, classifier.name, classifier.lock)
+    function = function_for(classifier, lambda: _classifier_function(classifier))
     return run_gradcam(function, pixels, class_index, classifier.name, classifier.lock)
 
 

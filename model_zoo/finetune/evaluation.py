@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -104,7 +105,12 @@ class Evaluation:
 
 @dataclass
 class TrainResult:
-    """A finished (or stopped) run: the model and everything the results page shows."""
+    """A finished (or stopped) run: the model and everything the results page shows.
+
+    ``model``: the Keras model where it is in memory (the training process, the CLI); None
+    where the result was read back from ``folder`` (``artifact.run_folder``), whose
+    ``model.keras`` is then the model.
+    """
 
     model: Any
     classes: tuple[str, ...]
@@ -122,6 +128,7 @@ class TrainResult:
     # Validation images at the input size (uint8, up to CHECK_IMAGES): exported formats are
     # compared with the Keras model on them.
     check_pixels: np.ndarray | None = None
+    folder: Path | None = None
 
 
 RELIABILITY_BINS = 10

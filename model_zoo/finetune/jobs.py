@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -237,8 +236,7 @@ class TrainingJob:
                 self._state = "stopped" if final.get("stopped") else "done"
         elif kind == Message.DONE:
             assert self._run_dir is not None
-            result = load_result(self._run_dir / RESULT_DIR)
-            shutil.rmtree(self._run_dir / RESULT_DIR, ignore_errors=True)  # it is in memory
+            result = load_result(self._run_dir / RESULT_DIR)  # its model stays on disk
             with self._lock:
                 self._result = result
                 self._state = "stopped" if result.stopped else "done"

@@ -10,7 +10,6 @@ import streamlit as st
 from model_zoo.artifact.labels import DEFAULT_THRESHOLD
 from model_zoo.finetune.calibration import MAX_TEMPERATURE
 from model_zoo.finetune.evaluation import TrainResult, calibrate
-from model_zoo.finetune.explain import explain_finetuned
 from model_zoo.gradcam import overlay
 from model_zoo.images import DISPLAY_SIDE, ImageError, load_image
 from model_zoo.labels import ClassScore
@@ -28,6 +27,7 @@ from ui.charts import (
 from ui.common import plural, selected_points
 from ui.finetune.data import SMALL_TEST
 from ui.finetune.download import download_panel
+from ui.models import run_export
 
 
 def headline_ui(result: TrainResult) -> None:
@@ -205,14 +205,17 @@ def try_it_ui(result: TrainResult, threshold: float) -> None:
         st.warning(f"**{md(photo.name)}**: {md(err)}.")
         return
     classes = result.classes
-    why = explain_finetuned(result.model, image)  # its probabilities come along
+    with st.spinner("Preparing your model for try-it (once per run)…"):
+        exported = run_export(result, threshold)
+        exported.compiled()
+    why = exported.explain(image)  # its probabilities come along
     probs = calibrate(why.probabilities, result.evaluation.temperature)
     order = np.argsort(-probs)[: min(5, len(probs))]
     a, b = st.columns([1, 2])
     a.image(
         overlay(image, why.heatmap),
         width="stretch",
-        caption=f"why {md(classes[why.class_index])} (Grad-CAM)",
+        caption=f"why {md(classes[why.class_index])} (Grad-CAM on {why.engine})",
     )
     best = int(order[0])
     if probs[best] < threshold:
