@@ -15,13 +15,9 @@ CAM: one matrix column. ``cam_graph`` writes the matrices at conversion time.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-
-CAM_FILE = "cam.npz"
 
 
 @dataclass(frozen=True)
@@ -54,32 +50,11 @@ class CamHead:
     def heatmap(self, maps: np.ndarray, hidden: list[np.ndarray], class_index: int) -> np.ndarray:
         """The normalised heatmap ``(H, W)`` in [0, 1] of one image's map ``(H, W, C)``."""
         height, width = maps.shape[:2]
-        weights = self.channel_weights(hidden, class_index, height * width)
-        heat = np.maximum(maps.astype(np.float32) @ weights, 0)
-        return (heat / (heat.max() + np.float32(1e-12))).astype(np.float32)
+        return weighted_heatmap(maps, self.channel_weights(hidden, class_index, height * width))
 
 
-def save_cam_head(head: CamHead, folder: Path) -> Path:
-    """Writes the head's matrices as ``cam.npz`` in ``folder``."""
-    path = folder / CAM_FILE
-    arrays = {f"m{i}": m.astype(np.float32) for i, m in enumerate(head.matrices)}
-    np.savez(path, allow_pickle=False, **arrays)
-    return path
-
-
-def load_cam_head(folder: Path) -> CamHead | None:
-    """The head written by ``save_cam_head`` in ``folder``; None where there is none or it
-    does not read as one (the model is then explained on TensorFlow)."""
-    path = folder / CAM_FILE
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            matrices = tuple(np.ascontiguousarray(data[f"m{i}"]) for i in range(len(data.files)))
-    except (OSError, ValueError, KeyError):
-        return None
-    if not matrices or any(m.ndim != 2 for m in matrices):
-        return None
-    if any(a.shape[1] != b.shape[0] for a, b in itertools.pairwise(matrices)):
-        return None
-    return CamHead(matrices)
+def weighted_heatmap(maps: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Grad-CAM's last step, as TensorFlow's: the ReLU of the channels' weighted sum,
+    divided by its maximum."""
+    heat = np.maximum(maps.astype(np.float32) @ weights.astype(np.float32), 0)
+    return (heat / (heat.max() + np.float32(1e-12))).astype(np.float32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from model_zoo import runtime
@@ -30,30 +31,48 @@ class DeviceInfo:
         return f"{len(self.gpus)} GPU{'s' if len(self.gpus) > 1 else ''} · {names}"
 
 
-def _nvml(index: int) -> tuple[float | None, float | None, float | None]:
+def _visible(count: int) -> list[int]:
+    """The GPU indices a child process may use: ``$CUDA_VISIBLE_DEVICES`` where it lists
+    indices (empty: none), else all."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is None:
+        return list(range(count))
+    chosen = []
+    for part in listed.split(","):
+        part = part.strip()
+        if not part.isdigit():
+            break  # CUDA stops at the first entry it cannot read
+        if int(part) < count:
+            chosen.append(int(part))
+    return chosen
+
+
+def _gpus() -> list[GpuInfo]:
     try:
         import pynvml
 
         pynvml.nvmlInit()
-        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-        memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
-        util = pynvml.nvmlDeviceGetUtilizationRates(handle)
-        return memory.used / 2**20, memory.total / 2**20, float(util.gpu)
-    except Exception:  # not installed, no driver, or no permission: the panel shows less
-        return None, None, None
+        found = []
+        for index in _visible(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            name = pynvml.nvmlDeviceGetName(handle)
+            memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+            util = pynvml.nvmlDeviceGetUtilizationRates(handle)
+            found.append(
+                GpuInfo(
+                    name.decode() if isinstance(name, bytes) else str(name),
+                    memory.used / 2**20,
+                    memory.total / 2**20,
+                    float(util.gpu),
+                )
+            )
+        return found
+    except Exception:  # not installed, no driver, or no permission: no GPU to show
+        return []
 
 
 def device_info() -> DeviceInfo:
-    """GPUs TensorFlow sees (with nvidia-ml-py's figures where present), else CPU cores."""
-    tf = runtime.tensorflow()
-    gpus = []
-    for index, device in enumerate(tf.config.list_physical_devices("GPU")):
-        details = tf.config.experimental.get_device_details(device)
-        used, total, util = _nvml(index)
-        if used is None:
-            try:
-                used = tf.config.experimental.get_memory_info(f"GPU:{index}")["current"] / 2**20
-            except (ValueError, RuntimeError):
-                used = None
-        gpus.append(GpuInfo(details.get("device_name", device.name), used, total, util))
-    return DeviceInfo(tuple(gpus), runtime.available_cpus())
+    """The GPUs a training process can use (NVIDIA's management library, nvidia-ml-py,
+    where installed and a driver answers), else the CPU cores. No TensorFlow: the server
+    asks, and TensorFlow stays in the training process."""
+    return DeviceInfo(tuple(_gpus()), runtime.available_cpus())

@@ -14,6 +14,7 @@ import json
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from model_zoo import runtime
-from model_zoo.cam import CamHead, load_cam_head, save_cam_head
+from model_zoo.cam import CamHead
 from model_zoo.cam_graph import compare_forward, traced
 from model_zoo.children import Child, exit_text, start_child
 from model_zoo.engine_choice import (
@@ -48,6 +49,7 @@ from model_zoo.keras_models import (
     random_weights_file,
     tensorflow_function,
 )
+from model_zoo.openvino_cam import CompiledCam, save_backward
 from model_zoo.registry import MODELS, ModelSpec, get_spec
 from model_zoo.weights import MissingWeightsError, WeightsSource, missing_error, weights_source
 
@@ -138,7 +140,12 @@ class OpenVINOEngine:
             {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision},
         )
         self._request = self.compiled.create_infer_request()
-        self._cam: CamHead | bool | None = False  # False: not read yet
+        self._cam: CompiledCam | bool | None = False  # False: not read yet
+        self._cam_lock = threading.Lock()
+        size = self.compiled.inputs[0].get_partial_shape()[1]
+        if size.is_static:  # a first run, where the plugin finishes setting up, then
+            self._request.infer(np.zeros((1, size.get_length(), size.get_length(), 3), "f4"))
+        runtime.drop_mapped_pages(xml.parent)  # the weights file: repacked, never read again
         runtime.release_free_memory()  # the IR's buffers, once the weights are repacked
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
@@ -151,13 +158,14 @@ class OpenVINOEngine:
         return np.concatenate(parts) if len(parts) != 1 else parts[0]
 
     @property
-    def cam(self) -> CamHead | None:
-        """The Grad-CAM head, None where the IR has no Grad-CAM outputs."""
-        if self._cam is False:
-            head = load_cam_head(self.xml.parent)
-            fits = head is not None and len(self.compiled.outputs) == 2 + head.hidden
-            self._cam = head if fits else None
-        return self._cam if isinstance(self._cam, CamHead) else None
+    def cam(self) -> CompiledCam | None:
+        """Grad-CAM's backward pass, compiled on first use; None where the IR has no
+        Grad-CAM outputs."""
+        with self._cam_lock:
+            if self._cam is False:
+                hidden = len(self.compiled.outputs) - 2
+                self._cam = CompiledCam.load(self.xml.parent, self.precision, hidden)
+        return self._cam if isinstance(self._cam, CompiledCam) else None
 
     def outputs(self, pixels: np.ndarray) -> list[np.ndarray]:
         """Every output (probabilities, then Grad-CAM's) for one batch, copied."""
@@ -180,7 +188,7 @@ def save_ir(
     concrete_function: Any, folder: Path, precision: Precision, head: CamHead | None = None
 ) -> Path:
     """Converts a traced TensorFlow function to an OpenVINO IR in ``folder``, with the
-    Grad-CAM head's matrices beside it (``cam.CAM_FILE``) when given.
+    Grad-CAM head's backward pass beside it (``openvino_cam.CAM_IR_FILE``) when given.
 
     The IR is written to a temporary folder beside ``folder`` and renamed into place, so a
     reader never sees half a model.
@@ -197,7 +205,7 @@ def save_ir(
     staging.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
     try:
         if head is not None:
-            save_cam_head(head, staging)
+            save_backward(head, staging, precision)
         ov.save_model(ir, str(staging / IR_FILE), compress_to_fp16=precision == "bf16")
         try:
             staging.rename(folder)

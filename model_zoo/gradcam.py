@@ -18,7 +18,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from model_zoo import runtime
-from model_zoo.cam import CamHead
 from model_zoo.images import ResizeMode, center_square
 
 DEFAULT_OPACITY = 0.45
@@ -111,20 +110,29 @@ def run_gradcam(
     return Explanation(name, int(target), np.asarray(heat, dtype=np.float32), np.asarray(probs))
 
 
+class Backward(Protocol):
+    """Grad-CAM's backward pass from the map and hidden activations (``cam.CamHead``, or
+    its compiled form)."""
+
+    def heatmap(
+        self, maps: np.ndarray, hidden: list[np.ndarray], class_index: int
+    ) -> np.ndarray: ...
+
+
 class CamEngine(Protocol):
     """An engine whose model also outputs Grad-CAM's map and hidden activations."""
 
     label: str
 
     @property
-    def cam(self) -> CamHead | None: ...
+    def cam(self) -> Backward | None: ...
 
     def outputs(self, pixels: np.ndarray) -> list[np.ndarray]: ...
 
 
 def run_cam(
     engine: CamEngine,
-    head: CamHead,
+    head: Backward,
     pixels: np.ndarray,
     class_index: int | None,
     name: str,

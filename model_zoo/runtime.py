@@ -188,3 +188,36 @@ def release_free_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+MADV_DONTNEED = 4  # Linux
+
+
+def drop_mapped_pages(folder: Path) -> int:
+    """Drops this process's resident pages of read-only file mappings under ``folder``
+    (Linux; a no-op elsewhere); returns the bytes of mappings advised.
+
+    OpenVINO maps an IR's weights file read-only and keeps it mapped while the compiled
+    model lives, although the CPU plugin has repacked the weights into buffers of its own:
+    the five models' files held 0.71 GB of the process's RSS that were never read again.
+    The pages stay mapped: whatever reads one again faults it back in from the file.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        maps = Path("/proc/self/maps").read_text().splitlines()
+    except (OSError, AttributeError):
+        return 0
+    prefix = str(folder.resolve()) + os.sep
+    advised = 0
+    for line in maps:
+        parts = line.split(maxsplit=5)
+        # Only mappings that cannot have been written to: nothing private is thrown away.
+        if len(parts) < 6 or "w" in parts[1] or not parts[5].startswith(prefix):
+            continue
+        low, high = (int(v, 16) for v in parts[0].split("-"))
+        if libc.madvise(low, high - low, MADV_DONTNEED) == 0:
+            advised += high - low
+    return advised

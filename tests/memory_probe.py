@@ -1,8 +1,9 @@
-"""Run as a script (a fresh process): RSS of the Compare page with the five models loaded
-(Compare only, then with Explain used once, which builds the Keras models Grad-CAM needs),
-then with twelve worst-case photos (40-megapixel PNGs, the most the decoder takes) compared
-and explained. Prints one JSON line: {"compare_only": bytes, "tensorflow_loaded": bool (by
-Compare alone), "models": bytes, "photos": bytes, "explain": bytes, "after": bytes}.
+"""Run as a script (a fresh process): RSS of the app with the five models loaded (Compare
+only, then with Explain used once), then with twelve worst-case photos (40-megapixel PNGs,
+the most the decoder takes) compared and explained, then after a fine-tuning run's results
+page and its try-it (Grad-CAM of the tuned model). Prints one JSON line: {"compare_only",
+"models", "photos", "explain", "after", "finetuned": bytes; "tensorflow_loaded": bool (after
+Compare + Explain), "tensorflow_at_end": bool (after the results page and try-it)}.
 ``tests/test_memory.py`` holds the budget; run it by hand to see the figures.
 """
 
@@ -43,8 +44,7 @@ def main() -> None:
     assert not at.exception, [e.value for e in at.exception]
     gc.collect()
     figures: dict[str, int | bool] = {"compare_only": process.memory_info().rss}
-    figures["tensorflow_loaded"] = "tensorflow" in sys.modules
-    at.toggle(key="explain").set_value(True).run()  # Grad-CAM's Keras models are built
+    at.toggle(key="explain").set_value(True).run()  # Grad-CAM on the engine
     assert not at.exception, [e.value for e in at.exception]
     at.toggle(key="explain").set_value(False).run()
     gc.collect()
@@ -60,10 +60,44 @@ def main() -> None:
         at.selectbox[0].select_index(pick).run()
     assert not at.exception, [e.value for e in at.exception]
     figures["explain"] = process.memory_info().rss
+    figures["tensorflow_loaded"] = "tensorflow" in sys.modules
     del at, photos
     gc.collect()
     figures["after"] = process.memory_info().rss
+    figures["finetuned"] = finetuned_try_it()
+    figures["tensorflow_at_end"] = "tensorflow" in sys.modules
     print(json.dumps(figures))
+
+
+def finetuned_try_it() -> int:
+    """Trains a small run (in its child process), opens its results and tries a photo:
+    the process's RSS after."""
+    from streamlit.testing.v1 import AppTest
+
+    from model_zoo.examples import get_example
+    from tests.conftest import colour_class_zip
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600).run()
+    at = at.switch_page("pages/finetune.py").run()
+    at.file_uploader(key="dataset_zip").set_value(
+        ("colours.zip", colour_class_zip(), "application/zip")
+    ).run()
+    next(s for s in at.select_slider if s.label == "Image size").set_value(96)
+    next(s for s in at.slider if s.label == "Epochs").set_value(1)
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert at.session_state["run"].job.join(timeout=600)
+    at.run()
+    cat = get_example("cat").read_bytes()
+    at.file_uploader(key="try_photo").set_value(("cat.jpg", cat, "image/jpeg")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = [img.caption for el in at.get("image") for img in el.proto.imgs]
+    assert any("Grad-CAM on OpenVINO" in c for c in captions), captions
+    gc.collect()
+    return process_rss()
+
+
+def process_rss() -> int:
+    return psutil.Process().memory_info().rss
 
 
 if __name__ == "__main__":
