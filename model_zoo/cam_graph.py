@@ -82,13 +82,19 @@ def compare_forward(spec: ModelSpec, model: Any) -> tuple[Forward, CamHead | Non
     return forward, found[0] if found else None
 
 
-def finetuned_forward(model: Any) -> tuple[Forward, CamHead | None]:
-    """A fine-tuned model's (``finetune.model.assemble``) forward pass with the backbone's
-    last map and the head's hidden activations, and its head (or None)."""
+def split_finetuned(model: Any) -> tuple[list[Any], Any, list[Any]]:
+    """A fine-tuned model's layers, as ``finetune.model.assemble`` lays them out: those
+    before the backbone (preprocessing), the backbone, and the head's layers."""
     keras = runtime.keras()
     layers = model.layers[1:]  # after the input
     split = next(i for i, layer in enumerate(layers) if isinstance(layer, keras.Model))
-    before, backbone, chain = layers[:split], layers[split], layers[split + 1 :]
+    return layers[:split], layers[split], layers[split + 1 :]
+
+
+def finetuned_forward(model: Any) -> tuple[Forward, CamHead | None]:
+    """A fine-tuned model's (``finetune.model.assemble``) forward pass with the backbone's
+    last map and the head's hidden activations, and its head (or None)."""
+    before, backbone, chain = split_finetuned(model)
     found = cam_head(chain)
     wanted = {id(layer) for layer in found[1]} if found else set()
 

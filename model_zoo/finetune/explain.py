@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from model_zoo.finetune.model import split_finetuned
+from model_zoo.cam_graph import split_finetuned
 from model_zoo.gradcam import Explanation, function_for, gradcam_function, run_gradcam
 from model_zoo.images import resize
 

@@ -152,12 +152,3 @@ def assemble(
     for layer in head:
         x = layer(x)
     return FineTuned(keras.Model(pixels_in, x, name=f"{spec.name}_{config.head}"), backbone, head)
-
-
-def split_finetuned(model: Any) -> tuple[list[Any], Any, list[Any]]:
-    """A fine-tuned model's layers, as ``assemble`` laid them out: those before the backbone
-    (preprocessing), the backbone, and the head's layers."""
-    keras = runtime.keras()
-    layers = model.layers[1:]  # after the input
-    split = next(i for i, layer in enumerate(layers) if isinstance(layer, keras.Model))
-    return layers[:split], layers[split], layers[split + 1 :]
