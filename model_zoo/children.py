@@ -300,14 +300,33 @@ def _end_all() -> None:
 # --- the child's side --------------------------------------------------------------------
 
 
+BACKGROUND_NICE = 10
+
+
+def lower_priority(nice: int = BACKGROUND_NICE) -> None:
+    """Puts this process behind interactive work: its nice value, and its scheduling
+    autogroup's (Linux). A child in a session of its own is in an autogroup of its own,
+    where its nice value alone weighs nothing against the server's group; the group's does.
+    """
+    with contextlib.suppress(OSError):
+        os.nice(max(0, nice - os.nice(0)))
+    with contextlib.suppress(OSError):  # no autogroups (kernel option off, not Linux)
+        Path("/proc/self/autogroup").write_text(str(nice))
+
+
 def start_child(
-    memory_limit: int | None = None, on_line: Callable[[str], None] | None = None
+    memory_limit: int | None = None,
+    on_line: Callable[[str], None] | None = None,
+    background: bool = False,
 ) -> None:
-    """Call first in a child: sets its address-space limit, and watches stdin in a thread
-    (``on_line`` hears each line); when stdin closes, the parent is gone and the child ends
-    its own process group."""
+    """Call first in a child: sets its address-space limit, lowers its priority if it is
+    ``background`` work (``lower_priority``), and watches stdin in a thread (``on_line``
+    hears each line); when stdin closes, the parent is gone and the child ends its own
+    process group."""
     if memory_limit:  # before TensorFlow reserves anything
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    if background:
+        lower_priority()
     threading.Thread(
         target=_follow_parent, args=(on_line,), name="model-zoo-parent", daemon=True
     ).start()

@@ -5,6 +5,7 @@
   open (a library's ``fork()`` without ``exec``), prints another, and exits with status 3.
 - ``hang``: prints a line, then sleeps until it is killed.
 - ``chatter``: a library's non-JSON lines between ours, then a last line without a newline.
+- ``background``: as ``hang``, started as background work (``start_child(background=True)``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def say(**message: object) -> None:
 
 
 def main(mode: str) -> int:
-    start_child()
+    start_child(background=mode == "background")
     if mode == "fork_then_exit":
         say(n=1)
         fork_a_sleeper()
@@ -50,7 +51,7 @@ def main(mode: str) -> int:
         sys.stdout.write(json.dumps({"n": 2}))
         return 0
     say(n=1)
-    while True:  # "hang"
+    while True:  # "hang", "background"
         time.sleep(1)
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
+from pathlib import Path
 
 import psutil
 import pytest
 
 from model_zoo.children import (
+    BACKGROUND_NICE,
     Child,
     error_line,
     exit_text,
@@ -166,3 +169,19 @@ def test_kill_ends_a_running_child_and_its_copy():
         child.kill()
         assert list(messages) == []
     assert child.returncode == -signal.SIGKILL
+
+
+@pytest.mark.slow
+def test_background_work_runs_behind_the_server_in_its_own_autogroup():
+    """Training and format conversions (``start_child(background=True)``): nice 10, and
+    so is the autogroup of their session, where a nice value alone would weigh nothing."""
+    with Child("tests.child_programs", ["background"]) as child:
+        assert next(child.messages(deadline=time.monotonic() + 30)) == {"n": 1}
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == BACKGROUND_NICE
+        group = Path(f"/proc/{child.pid}/autogroup")
+        if not group.exists():
+            pytest.skip("this kernel has no scheduling autogroups (its nice value is set)")
+        assert group.read_text().split()[-1] == str(BACKGROUND_NICE)
+        mine = Path("/proc/self/autogroup").read_text().split()
+        assert mine[0] != group.read_text().split()[0]  # a group of its own
+        child.kill()

@@ -263,7 +263,7 @@ def _child(fmt: str, model_file: Path, folder: Path, check: np.ndarray) -> list[
 
 def main(argv: list[str]) -> int:
     fmt, model_file, folder, check_file, limit = argv
-    start_child(int(limit) or None)  # the limit before TensorFlow reserves anything
+    start_child(int(limit) or None, background=True)  # the limit before TensorFlow starts
     check = np.load(check_file)
     out = sys.stdout
     sys.stdout = sys.stderr  # converters' chatter stays off the report

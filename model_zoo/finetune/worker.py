@@ -93,7 +93,13 @@ def main(argv: list[str]) -> int:
     stop = threading.Event()
     # The limit before TensorFlow reserves anything; "stop" on stdin presses Stop, and the
     # parent's end (stdin closed) ends this process: nobody wants the result.
-    start_child(request.get("memory_limit"), lambda line: stop.set() if line == "stop" else None)
+    # Training is background work: visitors' Compare and Explain go first (a training run
+    # doubled a lone visitor's Compare latency at the same priority).
+    start_child(
+        request.get("memory_limit"),
+        lambda line: stop.set() if line == "stop" else None,
+        background=True,
+    )
     out = sys.stdout
 
     from model_zoo.finetune.settings import TrainingStopped
