@@ -15,6 +15,7 @@ from model_zoo.cli.common import (
     Subparsers,
     UsageError,
     add_command,
+    add_engine_options,
     output_path,
     photos,
     progress_bar,
@@ -23,14 +24,7 @@ from model_zoo.cli.common import (
     write_csv,
 )
 from model_zoo.datasets import DatasetError
-from model_zoo.engine import (
-    ENGINE_VAR,
-    ENGINES,
-    PRECISION_VAR,
-    PRECISIONS,
-    EngineSettings,
-    engine_settings,
-)
+from model_zoo.engine import EngineSettings, engine_settings
 from model_zoo.images import RESIZE_MODES
 from model_zoo.registry import MODELS, parse_model_list
 from model_zoo.weights import MissingWeightsError, WeightsSource, weights_source
@@ -63,18 +57,7 @@ def register(sub: Subparsers) -> None:
         help="squash the whole photo (Keras default) or centre-crop it",
     )
     parser.add_argument("--weights", default=None, help=WEIGHTS_HELP)
-    parser.add_argument(
-        "--engine",
-        default=None,
-        choices=ENGINES,
-        help=f"inference engine (default: ${ENGINE_VAR} or auto: OpenVINO, else TensorFlow)",
-    )
-    parser.add_argument(
-        "--precision",
-        default=None,
-        choices=PRECISIONS,
-        help=f"OpenVINO precision (default: ${PRECISION_VAR} or auto: bf16 where native)",
-    )
+    add_engine_options(parser)
     parser.add_argument(
         "--csv",
         metavar="OUT.csv",

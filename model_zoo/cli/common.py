@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from model_zoo.artifact.labels import DEFAULT_THRESHOLD
 from model_zoo.datasets import DatasetError, DatasetLimits
+from model_zoo.engine_choice import ENGINE_VAR, ENGINES, PRECISION_VAR, PRECISIONS
 from model_zoo.finetune.folders import new_job_folder
 from model_zoo.finetune.formats import FormatReport
 from model_zoo.finetune.settings import TrainConfig
@@ -26,6 +27,22 @@ from model_zoo.weights import ENV_VAR, MissingWeightsError
 
 EXIT_BAD_INPUT = 2
 WEIGHTS_HELP = f"imagenet, random or a folder of Keras .h5 files (default: ${ENV_VAR} or imagenet)"
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """``--engine`` and ``--precision`` (``engine.engine_settings`` reads them)."""
+    parser.add_argument(
+        "--engine",
+        default=None,
+        choices=ENGINES,
+        help=f"inference engine (default: ${ENGINE_VAR} or auto: OpenVINO, else TensorFlow)",
+    )
+    parser.add_argument(
+        "--precision",
+        default=None,
+        choices=PRECISIONS,
+        help=f"OpenVINO precision (default: ${PRECISION_VAR} or auto: bf16 where native)",
+    )
 
 
 class UsageError(Exception):

@@ -9,8 +9,15 @@ from pathlib import Path
 
 from PIL import Image
 
-from model_zoo.cli.common import WEIGHTS_HELP, Subparsers, UsageError, add_command, read_images
-from model_zoo.engine import ENGINE_VAR, ENGINES, PRECISION_VAR, PRECISIONS, engine_settings
+from model_zoo.cli.common import (
+    WEIGHTS_HELP,
+    Subparsers,
+    UsageError,
+    add_command,
+    add_engine_options,
+    read_images,
+)
+from model_zoo.engine import engine_settings
 from model_zoo.gradcam import DEFAULT_OPACITY
 from model_zoo.images import RESIZE_MODES
 from model_zoo.labels import class_index as class_index_of
@@ -34,18 +41,7 @@ def register(sub: Subparsers) -> None:
     parser.add_argument("--opacity", type=float, default=DEFAULT_OPACITY)
     parser.add_argument("--resize", choices=RESIZE_MODES, default="squash")
     parser.add_argument("--weights", default=None, help=WEIGHTS_HELP)
-    parser.add_argument(
-        "--engine",
-        default=None,
-        choices=ENGINES,
-        help=f"engine that explains (default: ${ENGINE_VAR} or auto: OpenVINO, else TensorFlow)",
-    )
-    parser.add_argument(
-        "--precision",
-        default=None,
-        choices=PRECISIONS,
-        help=f"OpenVINO precision (default: ${PRECISION_VAR} or auto: bf16 where native)",
-    )
+    add_engine_options(parser)
 
 
 def _checked_out(args: argparse.Namespace) -> Path:
