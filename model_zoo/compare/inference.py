@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from model_zoo.batching import MicroBatcher
 from model_zoo.engine import (
     Converted,
     Engine,
@@ -26,6 +27,8 @@ from model_zoo.images import ResizeMode, resize
 from model_zoo.labels import ClassScore, class_score, top_k
 from model_zoo.registry import ModelSpec, get_spec
 from model_zoo.weights import WeightsSource, weights_source
+
+MERGED_IMAGES = 4  # the most photos one engine call merges from concurrent visitors
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ class Classifier:
         self.load_seconds = load_seconds
         # Shared by every session: one call at a time (Compare and Grad-CAM alike).
         self.lock = threading.Lock()
+        # Concurrent visitors' photos share engine calls (``batching``); a lone one runs at once.
+        self._batcher = MicroBatcher(self._run_locked, MERGED_IMAGES)
         self._keras_model = keras_model
         self._keras_lock = threading.Lock()
 
@@ -140,6 +145,9 @@ class Classifier:
                 f"{self.spec.display_name} expects (N, {self.spec.input_size}, "
                 f"{self.spec.input_size}, 3) pixels, got {batch.shape}."
             )
+        return self._batcher(batch)
+
+    def _run_locked(self, batch: np.ndarray) -> np.ndarray:
         with self.lock:
             return self.engine(batch)
 
@@ -194,6 +202,8 @@ def load_classifier(
     if settings.wants_openvino and openvino_core() is not None:
         engine, outcome = load_engine(name, source, settings.resolved_precision(), converted)
         outcome.raise_for_missing()
+        if engine is not None:  # merged requests run as one batch (buffers for 4 at most)
+            engine.max_batch = MERGED_IMAGES
         if engine is None and settings.engine == "openvino":
             raise RuntimeError(f"OpenVINO could not convert {spec.display_name}: {outcome.error}")
     elif settings.engine == "openvino":

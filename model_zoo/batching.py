@@ -1,0 +1,98 @@
+"""Requests that arrive together share one engine call: a small per-model micro-batcher for
+a server where several visitors compare at once.
+
+A lone request runs at once, as before (no waiting for company). While the engine is busy,
+new requests queue; when it is free, the next one in line takes the queue's first requests
+up to ``max_images`` images and runs them as one batch. At batch 1 a model's time goes to
+reading its weights; a batch reads them once for all its images.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(eq=False)
+class _Request:
+    pixels: np.ndarray
+    done: threading.Event = field(default_factory=threading.Event)
+    result: np.ndarray | None = None
+    error: BaseException | None = None
+
+
+class MicroBatcher:
+    """Runs ``run`` on batches merged from concurrent calls; thread-safe.
+
+    Args:
+        run: The engine: a batch ``(N, ...)`` in, ``(N, ...)`` out; called by one thread at
+            a time.
+        max_images: The most images one call merges (the engine's buffers grow to the
+            largest batch they have seen, so this bounds the memory too).
+    """
+
+    def __init__(self, run: Callable[[np.ndarray], np.ndarray], max_images: int = 4) -> None:
+        self._run = run
+        self.max_images = max_images
+        self._queue: list[_Request] = []
+        self._busy = False
+        self._changed = threading.Condition()
+        self.batches = 0  # engine calls made (for tests and benches)
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        request = _Request(pixels)
+        with self._changed:
+            self._queue.append(request)
+            while self._busy and not request.done.is_set():
+                self._changed.wait()
+            if not request.done.is_set():  # the engine is free: this thread runs it
+                self._busy = True
+        if not request.done.is_set():
+            self._drain(request)
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
+
+    def _take(self) -> list[_Request]:
+        """The queue's first requests, up to ``max_images`` images (at least one)."""
+        taken, images = [], 0
+        while self._queue and (not taken or images + len(self._queue[0].pixels) <= self.max_images):
+            images += len(self._queue[0].pixels)
+            taken.append(self._queue.pop(0))
+        return taken
+
+    def _drain(self, mine: _Request) -> None:
+        """Runs batches until this thread's own request is answered, then hands over."""
+        try:
+            while not mine.done.is_set():
+                with self._changed:
+                    batch = self._take()
+                self._answer(batch)
+                with self._changed:
+                    self._changed.notify_all()  # those answered return now
+        finally:
+            with self._changed:
+                self._busy = False
+                self._changed.notify_all()  # the next in line (if any) runs the rest
+
+    def _answer(self, batch: list[_Request]) -> None:
+        try:
+            merged = (
+                batch[0].pixels if len(batch) == 1 else np.concatenate([r.pixels for r in batch])
+            )
+            out = self._run(merged)
+            self.batches += 1
+            start = 0
+            for request in batch:
+                request.result = out[start : start + len(request.pixels)]
+                start += len(request.pixels)
+        except BaseException as err:  # each caller hears of its own batch's failure
+            for request in batch:
+                request.error = err
+        finally:
+            for request in batch:
+                request.done.set()
