@@ -4,7 +4,11 @@ Both paths load the same shared random weights (speed does not depend on weight 
 run ``inference.compare`` on the same photo, batch 1, in one process. A small FMA probe in
 the same run measures the CPU's peak (f32 with NumPy's BLAS, bf16 with OpenVINO), and each
 path's arithmetic rate is printed as a fraction of it. RSS with the five models loaded is
-measured for each engine alone, in a fresh child process. The LAST line is the speed-up.
+measured for each engine alone, in a fresh child process. The engine's latency is also put
+against the machine's floor for these models at batch 1: the larger of the weights' bytes
+over the measured memory bandwidth (each image reads every weight once) and the FLOPs over
+the measured peak (a larger product reaches more of the AMX tiles than 2048²). The LAST
+line is the speed-up.
 
     python bench/compare_latency.py [--repeats 9]
 """
@@ -80,6 +84,34 @@ def peak_bf16(n: int = 2048, repeats: int = 7) -> float | None:
     return 2 * n**3 / best / 1e9
 
 
+def peak_bf16_best(repeats: int = 5) -> float | None:
+    """The best bf16 rate over matrix sizes (AMX tiles need large products to fill)."""
+    rates = [peak_bf16(n, repeats) for n in (2048, 4096)]
+    return max((r for r in rates if r is not None), default=None)
+
+
+def bandwidth(gigabytes: float = 1.0, repeats: int = 5) -> float:
+    """Bytes per second read from memory by every core at once (a sum over each half)."""
+    import threading
+
+    data = np.ones(int(gigabytes * 1e9) // 4, np.float32)
+    halves = np.array_split(data, os.cpu_count() or 1)
+
+    def once() -> None:
+        threads = [threading.Thread(target=np.add.reduce, args=(h,)) for h in halves]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    once()
+    return data.nbytes / min(_timed(once) for _ in range(repeats))
+
+
+def weights_bytes(classifiers: list[Classifier], precision_bytes: int) -> float:
+    return sum(c.keras_model().count_params() for c in classifiers) * precision_bytes
+
+
 def _timed(call: object) -> float:
     start = time.perf_counter()
     call()  # type: ignore[operator]
@@ -126,7 +158,8 @@ def main() -> None:
     label = engine[0].engine_label
     gflops = sum(model_gflops(c.keras_model()) for c in baseline)
 
-    f32_peak, bf16_peak = peak_f32(), peak_bf16()
+    f32_peak, bf16_peak = peak_f32(), peak_bf16_best()
+    memory_rate = bandwidth()
     # Alternate the two paths so that both see the same machine noise.
     base_times, engine_times = [], []
     for _ in range(3):
@@ -146,6 +179,16 @@ def main() -> None:
             f"{name:<15} {seconds * 1000:6.0f} ms  {rate:6.0f} GFLOP/s  "
             f"{rate / peak:5.0%} of its peak"
         )
+    bf16 = "bf16" in label and bf16_peak is not None
+    weights = weights_bytes(baseline, 2 if bf16 else 4)
+    peak = bf16_peak if bf16 and bf16_peak else f32_peak
+    floor = max(weights / memory_rate, gflops / peak)
+    print(
+        f"floor at batch 1: weights {weights / 1e6:.0f} MB / {memory_rate / 1e9:.1f} GB/s = "
+        f"{1000 * weights / memory_rate:.1f} ms; {gflops:.1f} GFLOP / {peak:.0f} GFLOP/s = "
+        f"{1000 * gflops / peak:.1f} ms; {label} takes {fast / floor:.1f}x the floor "
+        f"({gflops / fast / peak:.0%} of the peak)"
+    )
     print(
         f"RSS, five models loaded and warm: TensorFlow {rss_of_five('tensorflow'):.2f} GB, "
         f"{label} {rss_of_five('auto'):.2f} GB"
