@@ -59,7 +59,8 @@ class MicroBatcher:
 
     def _take(self) -> list[_Request]:
         """The queue's first requests, up to ``max_images`` images (at least one)."""
-        taken, images = [], 0
+        taken: list[_Request] = []
+        images = 0
         while self._queue and (not taken or images + len(self._queue[0].pixels) <= self.max_images):
             images += len(self._queue[0].pixels)
             taken.append(self._queue.pop(0))

@@ -14,7 +14,6 @@ import json
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from model_zoo.engine_choice import (
     EngineSettings,
     Precision,
     PrecisionChoice,
+    baked_cache,
     cache_root,
     engine_settings,
     native_bf16,
@@ -49,7 +49,8 @@ from model_zoo.keras_models import (
     random_weights_file,
     tensorflow_function,
 )
-from model_zoo.openvino_cam import CompiledCam, save_backward
+from model_zoo.openvino_cam import save_backward
+from model_zoo.openvino_engine import OpenVINOEngine
 from model_zoo.registry import MODELS, ModelSpec, get_spec
 from model_zoo.weights import MissingWeightsError, WeightsSource, missing_error, weights_source
 
@@ -95,10 +96,19 @@ def ir_folder(spec: ModelSpec, source: WeightsSource, precision: Precision) -> P
     bf16 inference reads weights stored as fp16 (half the disk and memory of f32, and finer
     than bf16); f32 inference reads f32 weights, so it matches Keras to float rounding.
 
+    A model baked into the image (``$MODEL_ZOO_BAKED``, see the Dockerfile) is used from
+    there when the cache has none.
+
     Raises:
         MissingWeightsError: the weights folder lacks the file (its key needs the file).
     """
-    return cached_ir_folder(f"{spec.name}-{weights_key(spec, source)}", precision)
+    folder = cached_ir_folder(f"{spec.name}-{weights_key(spec, source)}", precision)
+    baked_root = baked_cache()
+    if baked_root is not None and not (folder / IR_FILE).is_file():
+        baked = baked_root / folder.relative_to(cache_root())
+        if (baked / IR_FILE).is_file():
+            return baked
+    return folder
 
 
 def cached_ir_folder(name: str, precision: Precision) -> Path:
@@ -109,68 +119,6 @@ def cached_ir_folder(name: str, precision: Precision) -> Path:
 def storage(precision: Precision) -> str:
     """How an IR for ``precision`` stores its weights: fp16 for bf16 inference, else f32."""
     return "fp16" if precision == "bf16" else "f32"
-
-
-class OpenVINOEngine:
-    """A compiled OpenVINO model (preprocessing inside), latency-tuned for the CPU.
-
-    Its first output is the probabilities; where the IR was converted with Grad-CAM's
-    outputs (the explained map and hidden activations), ``cam`` reads its head's matrices
-    from beside the IR on first use.
-
-    Args:
-        xml: The IR.
-        precision: The inference precision.
-        max_batch: Images per request; a longer batch is run in slices. The CPU plugin keeps
-            its buffers sized for the largest batch it has seen: twelve photos compared at
-            once kept 1.35 GB more for good, one at a time 0.03 GB, at the same speed.
-    """
-
-    def __init__(self, xml: Path, precision: Precision, max_batch: int = 1) -> None:
-        core = openvino_core()
-        if core is None:
-            raise RuntimeError("OpenVINO is not installed.")
-        self.xml = xml
-        self.precision = precision
-        self.max_batch = max_batch
-        self.label = f"OpenVINO {precision}"
-        self.compiled = core.compile_model(
-            str(xml),
-            "CPU",
-            {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision},
-        )
-        self._request = self.compiled.create_infer_request()
-        self._cam: CompiledCam | bool | None = False  # False: not read yet
-        self._cam_lock = threading.Lock()
-        size = self.compiled.inputs[0].get_partial_shape()[1]
-        if size.is_static:  # a first run, where the plugin finishes setting up, then
-            self._request.infer(np.zeros((1, size.get_length(), size.get_length(), 3), "f4"))
-        runtime.drop_mapped_pages(xml.parent)  # the weights file: repacked, never read again
-        runtime.release_free_memory()  # the IR's buffers, once the weights are repacked
-
-    def __call__(self, pixels: np.ndarray) -> np.ndarray:
-        step = self.max_batch
-        # np.array copies: the request reuses its output buffer
-        parts = [
-            np.array(self._request.infer(pixels[i : i + step])[0], dtype=np.float32)
-            for i in range(0, len(pixels), step)
-        ]
-        return np.concatenate(parts) if len(parts) != 1 else parts[0]
-
-    @property
-    def cam(self) -> CompiledCam | None:
-        """Grad-CAM's backward pass, compiled on first use; None where the IR has no
-        Grad-CAM outputs."""
-        with self._cam_lock:
-            if self._cam is False:
-                hidden = len(self.compiled.outputs) - 2
-                self._cam = CompiledCam.load(self.xml.parent, self.precision, hidden)
-        return self._cam if isinstance(self._cam, CompiledCam) else None
-
-    def outputs(self, pixels: np.ndarray) -> list[np.ndarray]:
-        """Every output (probabilities, then Grad-CAM's) for one batch, copied."""
-        result = self._request.infer(pixels)
-        return [np.array(result[i], dtype=np.float32) for i in range(len(self.compiled.outputs))]
 
 
 def convert_to_openvino(spec: ModelSpec, model: Any, folder: Path, precision: Precision) -> Path:
@@ -377,7 +325,7 @@ def convert(
 def _convert_in_child(
     names: Sequence[str], source: WeightsSource, precision: Precision
 ) -> Iterator[Converted]:
-    args = [*names, "--weights", str(source), "--precision", precision]
+    args = [*names, "--weights", str(source), "--precision", precision, "--child"]
     seconds = CONVERT_SECONDS * len(names)
     said = set()
     with Child("model_zoo.engine", args) as child:
@@ -399,17 +347,23 @@ def _convert_in_child(
 
 
 def _main(argv: Iterable[str] | None = None) -> int:
-    start_child()  # it ends when the process that asked for it does
     parser = argparse.ArgumentParser(description="Converts registry models to OpenVINO IRs.")
     parser.add_argument("names", nargs="+", choices=sorted(MODELS))
     parser.add_argument("--weights", required=True)
     parser.add_argument("--precision", choices=["bf16", "f32"], required=True)
+    # Started by ``convert``: it ends when that process does. Run by hand (the Dockerfile's
+    # bake), it has no parent to follow.
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.child:
+        start_child()
     source = weights_source(args.weights)
+    failed = False
     for name in args.names:
         result = convert_here(name, source, args.precision)
         print(json.dumps(result.to_dict()), flush=True)
-    return 0
+        failed = failed or result.xml is None
+    return 1 if failed else 0  # a build that bakes the models fails with them
 
 
 if __name__ == "__main__":
@@ -424,6 +378,7 @@ __all__ = [
     "PRECISION_VAR",
     "EngineChoice",
     "EngineSettings",
+    "OpenVINOEngine",
     "Precision",
     "PrecisionChoice",
     "TensorFlowEngine",

@@ -6,6 +6,8 @@ whether OpenVINO is installed and computes bf16 natively on this CPU, and the ca
 - ``MODEL_ZOO_PRECISION``: ``auto`` (bf16 where the CPU computes it natively, else f32),
   ``bf16`` or ``f32``.
 - ``MODEL_ZOO_CACHE``: the cache folder (default ``$KERAS_HOME/model_zoo``).
+- ``MODEL_ZOO_BAKED``: a read-only cache made when the image was built (the Dockerfile's
+  ``BAKE_MODELS``), used where the cache has no model.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from model_zoo import runtime
 ENGINE_VAR = "MODEL_ZOO_ENGINE"
 PRECISION_VAR = "MODEL_ZOO_PRECISION"
 CACHE_VAR = "MODEL_ZOO_CACHE"
+BAKED_VAR = "MODEL_ZOO_BAKED"
 EngineChoice = Literal["auto", "openvino", "tensorflow"]
 PrecisionChoice = Literal["auto", "bf16", "f32"]
 Precision = Literal["bf16", "f32"]
@@ -100,3 +103,9 @@ def cache_root() -> Path:
     """``$MODEL_ZOO_CACHE``, else ``model_zoo`` in Keras' home (next to its weights cache)."""
     configured = os.environ.get(CACHE_VAR)
     return Path(configured).expanduser() if configured else runtime.keras_home() / "model_zoo"
+
+
+def baked_cache() -> Path | None:
+    """``$MODEL_ZOO_BAKED`` when set: converted models baked into the image at build time."""
+    configured = os.environ.get(BAKED_VAR)
+    return Path(configured).expanduser() if configured else None

@@ -221,3 +221,39 @@ def test_a_conversion_process_past_its_time_limit_is_ended(monkeypatch, tmp_path
     assert [(r.name, r.xml, r.error) for r in results] == [
         (name, None, "the conversion took over 1 s and was ended") for name in ("vgg16", "resnet50")
     ]
+
+
+@pytest.mark.slow
+def test_models_baked_at_build_time_load_without_converting(tmp_path):
+    """The Dockerfile's bake step (``python -m model_zoo.engine … --precision P`` into
+    ``$MODEL_ZOO_BAKED``), then a fresh process with an empty cache: the model loads from
+    the baked folder, with no conversion and no TensorFlow."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    baked, empty = tmp_path / "baked", tmp_path / "empty"
+    env = {**os.environ, "MODEL_ZOO_CACHE": str(baked)}
+    command = [sys.executable, "-m", "model_zoo.engine", "resnet50", "--weights", "random"]
+    made = subprocess.run([*command, "--precision", "f32"], env=env, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr[-2000:]
+    code = (
+        "import json, sys\n"
+        "from model_zoo.compare.inference import load_classifier\n"
+        "c = load_classifier('resnet50', 'random')\n"
+        "print(json.dumps([str(c.engine.xml), c.engine_label, 'tensorflow' in sys.modules]))\n"
+    )
+    env = {**os.environ, "MODEL_ZOO_CACHE": str(empty), "MODEL_ZOO_BAKED": str(baked)}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    xml, label, tensorflow = json.loads(run.stdout.strip().splitlines()[-1])
+    assert xml.startswith(str(baked)) and label == "OpenVINO f32" and tensorflow is False
+    assert not (empty / "openvino").exists()  # nothing converted
+    failed = subprocess.run(
+        [*command[:4], "--weights", str(tmp_path / "no-weights"), "--precision", "f32"],
+        env={**os.environ, "MODEL_ZOO_CACHE": str(baked)},
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode == 1  # a bake that cannot convert fails the image's build
