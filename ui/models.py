@@ -169,6 +169,7 @@ def run_export(result: TrainResult, threshold: float) -> Exported:
     kept = st.session_state.get(_EXPORTED_KEY)
     if kept is None or kept[0] != key:
         kept = (key, Exported.from_result(result, threshold))
+        kept[1].prepare_in_background()
         st.session_state[_EXPORTED_KEY] = kept
     exported: Exported = kept[1]
     exported.threshold = threshold

@@ -7,6 +7,7 @@ mode.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.util import find_spec
@@ -59,6 +60,9 @@ class Exported:
         default=None, init=False, repr=False, compare=False
     )  # built on first use: one converted or compiled model per export
     _compiled: Any = field(default=False, init=False, repr=False, compare=False)
+    _compiling: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_result(cls, result: TrainResult, threshold: float) -> Exported:
@@ -134,12 +138,17 @@ class Exported:
     def compiled(self) -> OpenVINOEngine | None:
         """The compiled IR (converted first, once, if missing), or None: no OpenVINO, or the
         model does not convert (then Keras runs it)."""
-        if self._compiled is False:
-            self._compiled = None
-            where = self._ir_folder()
-            if where is not None:
-                self._compiled = _compile(where[0], where[1], self.model_file)
+        with self._compiling:  # one conversion, however many callers
+            if self._compiled is False:
+                where = self._ir_folder()
+                found = _compile(where[0], where[1], self.model_file) if where else None
+                self._compiled = found
         return self._compiled
+
+    def prepare_in_background(self) -> None:
+        """Starts ``compiled`` in a thread: the conversion (a child process, seconds) is
+        then under way while the visitor reads the results, before their first try-it."""
+        threading.Thread(target=self.compiled, name="model-zoo-export", daemon=True).start()
 
     def batch_runner(self, batch: int) -> Callable[[np.ndarray], np.ndarray]:
         """Probabilities for a batch of pixels: the compiled IR where there is one (see

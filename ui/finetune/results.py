@@ -241,6 +241,7 @@ def show_results(result: TrainResult) -> None:
         per_class_ui(result)
     mistakes_ui(result)
     threshold = confidence_panel(result)
+    run_export(result, threshold)  # its first sight starts converting it for try-it
     try_it_ui(result, threshold)
     finetuned_batch_panel(result, threshold)
     download_panel(result, threshold)
