@@ -84,7 +84,7 @@ class Exported:
         batches through ``batch_runner``, after the export's temperature unless not
         ``calibrated``."""
         if self._runner is None:
-            self._runner = self.batch_runner(BATCH)
+            self._runner = self.batch_runner()
         pixels = np.asarray(pixels, np.float32)
         chunks = [self._runner(pixels[i : i + BATCH]) for i in range(0, len(pixels), BATCH)]
         probs = np.concatenate(chunks) if chunks else np.zeros((0, len(self.classes)))
@@ -150,9 +150,9 @@ class Exported:
         then under way while the visitor reads the results, before their first try-it."""
         threading.Thread(target=self.compiled, name="model-zoo-export", daemon=True).start()
 
-    def batch_runner(self, batch: int) -> Callable[[np.ndarray], np.ndarray]:
-        """Probabilities for a batch of pixels: the compiled IR where there is one (see
-        ``compiled``), else Keras' ``predict_on_batch``."""
+    def batch_runner(self) -> Callable[[np.ndarray], np.ndarray]:
+        """Probabilities for a batch of up to ``BATCH`` pixels: the compiled IR where there
+        is one (see ``compiled``), else Keras' ``predict_on_batch``."""
         compiled = self.compiled()
         if compiled is not None:
             self.engine = compiled.label
