@@ -92,14 +92,10 @@ def main(argv: list[str]) -> int:
     request = json.loads((run_dir / REQUEST_FILE).read_text())
     stop = threading.Event()
     # The limit before TensorFlow reserves anything; "stop" on stdin presses Stop, and the
-    # parent's end (stdin closed) ends this process: nobody wants the result.
-    # Training is background work: visitors' Compare and Explain go first (a training run
-    # doubled a lone visitor's Compare latency at the same priority).
-    start_child(
-        request.get("memory_limit"),
-        lambda line: stop.set() if line == "stop" else None,
-        background=True,
-    )
+    # parent's end (stdin closed) ends this process: nobody wants the result. Training is
+    # background work: visitors' Compare and Explain go first.
+    on_line = lambda line: stop.set() if line == "stop" else None  # noqa: E731
+    start_child(request.get("memory_limit"), on_line, background=True)
     out = sys.stdout
 
     from model_zoo.finetune.settings import TrainingStopped
