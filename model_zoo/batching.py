@@ -4,7 +4,10 @@ a server where several visitors compare at once.
 A lone request runs at once, as before (no waiting for company). While the engine is busy,
 new requests queue; when it is free, the next one in line takes the queue's first requests
 up to ``max_images`` images and runs them as one batch. At batch 1 a model's time goes to
-reading its weights; a batch reads them once for all its images.
+reading its weights; a batch reads them once for all its images. The engine keeps buffers
+sized for the largest batch it has run: when a busy spell that ran batches of more than one
+image ends, ``on_idle`` lets them go (five models: 0.26 GB back, about 5 ms on each model's
+next call).
 """
 
 from __future__ import annotations
@@ -32,11 +35,20 @@ class MicroBatcher:
             a time.
         max_images: The most images one call merges (the engine's buffers grow to the
             largest batch they have seen, so this bounds the memory too).
+        on_idle: Called, by the thread that ran the engine, when the queue has emptied after
+            a call of more than one image (to release the engine's buffers).
     """
 
-    def __init__(self, run: Callable[[np.ndarray], np.ndarray], max_images: int = 4) -> None:
+    def __init__(
+        self,
+        run: Callable[[np.ndarray], np.ndarray],
+        max_images: int = 4,
+        on_idle: Callable[[], None] | None = None,
+    ) -> None:
         self._run = run
         self.max_images = max_images
+        self._on_idle = on_idle
+        self._largest = 0  # images in the largest call of this busy spell
         self._queue: list[_Request] = []
         self._busy = False
         self._changed = threading.Condition()
@@ -77,6 +89,12 @@ class MicroBatcher:
                     self._changed.notify_all()  # those answered return now
         finally:
             with self._changed:
+                idle = not self._queue and self._largest > 1
+                if idle:
+                    self._largest = 0
+            if idle and self._on_idle is not None:
+                self._on_idle()
+            with self._changed:
                 self._busy = False
                 self._changed.notify_all()  # the next in line (if any) runs the rest
 
@@ -87,6 +105,7 @@ class MicroBatcher:
             )
             out = self._run(merged)
             self.batches += 1
+            self._largest = max(self._largest, len(merged))
             start = 0
             for request in batch:
                 request.result = out[start : start + len(request.pixels)]

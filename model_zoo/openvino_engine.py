@@ -62,6 +62,12 @@ class OpenVINOEngine:
         ]
         return np.concatenate(parts) if len(parts) != 1 else parts[0]
 
+    def release_buffers(self) -> None:
+        """Lets go of the intermediate buffers (sized for the largest batch run); the next
+        call allocates what it needs."""
+        self.compiled.release_memory()
+        runtime.release_free_memory()
+
     @property
     def cam(self) -> CompiledCam | None:
         """Grad-CAM's backward pass, compiled on first use; None where the IR has no

@@ -111,3 +111,16 @@ def test_a_failure_reaches_the_callers_of_its_batch_only():
     assert isinstance(results[1.0], RuntimeError) and isinstance(results[2.0], RuntimeError)
     assert isinstance(first_results[0.5], np.ndarray)
     assert np.all(batcher(np.ones((1, 2), np.float32)) == 2)  # and it still works
+
+
+def test_the_engine_is_told_when_a_busy_spell_with_merged_calls_ends():
+    idle: list[int] = []
+    engine = GatedEngine()
+    batcher = MicroBatcher(engine, max_images=4, on_idle=lambda: idle.append(len(engine.sizes)))
+    engine.gate.set()
+    batcher(np.ones((1, 2), np.float32))
+    assert idle == []  # a lone image: its buffers are the smallest already
+    batcher(np.ones((3, 2), np.float32))
+    assert idle == [2]  # after the call of three images, once
+    batcher(np.ones((1, 2), np.float32))
+    assert idle == [2]
