@@ -113,14 +113,36 @@ def test_a_failure_reaches_the_callers_of_its_batch_only():
     assert np.all(batcher(np.ones((1, 2), np.float32)) == 2)  # and it still works
 
 
-def test_the_engine_is_told_when_a_busy_spell_with_merged_calls_ends():
-    idle: list[int] = []
+def test_the_engine_is_told_once_idle_after_a_merged_call():
+    released = threading.Event()
     engine = GatedEngine()
-    batcher = MicroBatcher(engine, max_images=4, on_idle=lambda: idle.append(len(engine.sizes)))
+    batcher = MicroBatcher(engine, 4, on_idle=released.set, idle_seconds=0.2)
     engine.gate.set()
     batcher(np.ones((1, 2), np.float32))
-    assert idle == []  # a lone image: its buffers are the smallest already
+    assert not released.wait(0.5)  # a lone image: its buffers are the smallest already
     batcher(np.ones((3, 2), np.float32))
-    assert idle == [2]  # after the call of three images, once
+    batcher(np.ones((1, 2), np.float32))  # a call before the timer: it waits for quiet
+    assert not released.is_set()
+    assert released.wait(5)  # then, once quiet, it is told
+    released.clear()
     batcher(np.ones((1, 2), np.float32))
-    assert idle == [2]
+    assert not released.wait(0.5)  # released already: nothing more to let go
+
+
+def test_requests_that_come_while_the_shared_lock_is_held_join_the_batch():
+    """Another model holds the engine (the shared lock): the first caller waits for it
+    with the batch not yet taken, so those who come meanwhile are in it."""
+    engine = GatedEngine()
+    engine.gate.set()
+    shared = threading.Lock()
+    batcher = MicroBatcher(engine, max_images=4, lock=shared)
+    shared.acquire()
+    threads, results = _callers(batcher, [1.0, 2.0, 3.0])
+    for t in threads:
+        t.start()
+    _queued(batcher, 3)
+    shared.release()
+    for t in threads:
+        t.join(10)
+    assert engine.sizes == [3]
+    assert all(np.all(results[v] == 2 * v) for v in (1.0, 2.0, 3.0))

@@ -117,7 +117,9 @@ class Classifier:
         # model at a time (_ENGINE_LOCK).
         self.lock = _ENGINE_LOCK
         # Concurrent visitors' photos share engine calls (``batching``); a lone one runs at once.
-        self._batcher = MicroBatcher(self._run_locked, MERGED_IMAGES, self._release)
+        self._batcher = MicroBatcher(
+            lambda batch: self.engine(batch), MERGED_IMAGES, self._release, lock=self.lock
+        )
         self._keras_model = keras_model
         self._keras_lock = threading.Lock()
 
@@ -150,10 +152,6 @@ class Classifier:
                 f"{self.spec.input_size}, 3) pixels, got {batch.shape}."
             )
         return self._batcher(batch)
-
-    def _run_locked(self, batch: np.ndarray) -> np.ndarray:
-        with self.lock:
-            return self.engine(batch)
 
     def _release(self) -> None:
         release = getattr(self.engine, "release_buffers", None)
