@@ -187,7 +187,8 @@ def main() -> None:
         f"floor at batch 1: weights {weights / 1e6:.0f} MB / {memory_rate / 1e9:.1f} GB/s = "
         f"{1000 * weights / memory_rate:.1f} ms; {gflops:.1f} GFLOP / {peak:.0f} GFLOP/s = "
         f"{1000 * gflops / peak:.1f} ms; {label} takes {fast / floor:.1f}x the floor "
-        f"({gflops / fast / peak:.0%} of the peak)"
+        f"({gflops / fast / peak:.0%} of the measured peak) and "
+        f"{fast / (weights / memory_rate):.1f}x the weights' reading time alone"
     )
     print(
         f"RSS, five models loaded and warm: TensorFlow {rss_of_five('tensorflow'):.2f} GB, "
