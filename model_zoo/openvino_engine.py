@@ -20,15 +20,15 @@ class OpenVINOEngine:
     """A compiled OpenVINO model (preprocessing inside), latency-tuned for the CPU.
 
     Its first output is the probabilities; where the IR was converted with Grad-CAM's
-    outputs (the explained map and hidden activations), ``cam`` reads its head's matrices
-    from beside the IR on first use.
+    outputs (the explained map and hidden activations), ``cam`` compiles the backward pass
+    saved beside the IR on first use.
 
     Args:
         xml: The IR.
         precision: The inference precision.
         max_batch: Images per request; a longer batch is run in slices. The CPU plugin keeps
-            its buffers sized for the largest batch it has seen: twelve photos compared at
-            once kept 1.35 GB more for good, one at a time 0.03 GB, at the same speed.
+            its buffers sized for the largest batch it has seen (twelve photos compared at
+            once kept 1.35 GB more) until ``release_buffers``.
     """
 
     def __init__(self, xml: Path, precision: Precision, max_batch: int = 1) -> None:
