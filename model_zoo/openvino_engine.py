@@ -47,9 +47,11 @@ class OpenVINOEngine:
         self._request = self.compiled.create_infer_request()
         self._cam: CompiledCam | bool | None = False  # False: not read yet
         self._cam_lock = threading.Lock()
-        size = self.compiled.inputs[0].get_partial_shape()[1]
+        given = self.compiled.inputs[0]
+        size = given.get_partial_shape()[1]
         if size.is_static:  # a first run, where the plugin finishes setting up, then
-            self._request.infer(np.zeros((1, size.get_length(), size.get_length(), 3), "f4"))
+            side = size.get_length()
+            self._request.infer(np.zeros((1, side, side, 3), given.get_element_type().to_dtype()))
         runtime.drop_mapped_pages(xml.parent)  # the weights file: repacked, never read again
         runtime.release_free_memory()  # the IR's buffers, once the weights are repacked
 

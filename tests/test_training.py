@@ -99,6 +99,22 @@ def test_cached_feature_path_trains_evaluates_and_caches(colour_dataset):
     assert result.best_epoch == 1 + int(np.argmin([e.val_loss for e in epochs]))
     assert result.feature_images_per_second > 0
     assert result.feature_engine == "TensorFlow"  # 24 images: converting would cost more
+    # The test outputs came from the cached features (an f32 pass): they are the model's own,
+    # as it will be downloaded, on the test images.
+    from model_zoo.finetune.split import train_val_test_split
+    from model_zoo.images import load_image, resize
+
+    paths, labels = colour_dataset.samples()
+    split = train_val_test_split(labels, config.val_split, config.test_split, config.seed)
+    test_pixels = np.stack(
+        [resize(load_image(paths[i].read_bytes()), 48).round().astype(np.uint8) for i in split.test]
+    )
+    np.testing.assert_allclose(
+        np.asarray(result.model.predict_on_batch(test_pixels.astype(np.float32))),
+        ev.probabilities,
+        rtol=1e-4,
+        atol=1e-5,
+    )
     # Every phase is named as it comes, each with a time left for the whole run, ending at 0.
     seen = list(dict.fromkeys(phases))
     assert seen == [

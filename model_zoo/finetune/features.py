@@ -109,6 +109,13 @@ class CachedFeatures:
         self.seconds = self.images_per_second = 0.0  # of the pass, when this run made one
         self.engine = ""  # the engine of the pass, when this run made one
 
+    @property
+    def as_downloaded(self) -> bool:
+        """Whether this run's pass computed what the downloaded (f32 Keras) model computes,
+        to float rounding: on TensorFlow, or on OpenVINO in f32 (within 1e-4, a test
+        checks); a bf16 pass, or features read back from a file, are not known to."""
+        return self.engine in ("TensorFlow", "OpenVINO f32")
+
     def extract(
         self,
         backbone: Any,

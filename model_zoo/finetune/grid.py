@@ -223,7 +223,7 @@ def _feature_pass(
         features = cache.extract(backbone, pixels, grid.stop, report)
     report(Progress("evaluating", 0, 1))
     test = grid.split.test
-    if cache.engine == "TensorFlow":  # the very pass the downloaded model makes
+    if cache.as_downloaded:  # the pass the downloaded model makes, to float rounding
         test_maps = features[test]
     else:
         test_maps, _, _ = extract_features(

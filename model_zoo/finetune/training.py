@@ -106,14 +106,16 @@ def train(
 
     report(Progress("evaluating", 0, 1))
     predict = model_predictor(parts.model)
-    if (
-        head is not None and features is not None
-    ):  # the validation outputs Keras judged the epochs by
+    if head is not None and features is not None:  # the outputs Keras judged the epochs by
         val_probs = predict_batched(model_predictor(head), features[split.val], config.batch_size)
     else:
         val_probs = predict_batched(predict, pixels[split.val], config.batch_size)
-    # The test split, once, through the whole model as it will be downloaded.
-    test_probs = predict_batched(predict, pixels[split.test], config.batch_size)
+    # The test split, once, as the downloaded model computes it: from the features when this
+    # run's pass computed them as that model does (f32), else through the whole model.
+    if head is not None and features is not None and cache.as_downloaded:
+        test_probs = predict_batched(model_predictor(head), features[split.test], config.batch_size)
+    else:
+        test_probs = predict_batched(predict, pixels[split.test], config.batch_size)
     evaluation = judge(test_probs, val_probs, labels, split, dataset.classes, pixels)
     report(Progress("evaluating", 1, 1))
     check = pixels[split.val][:CHECK_IMAGES]
