@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -42,6 +43,8 @@ class Dataset:
         files: For each class, its image paths under ``root``.
         skipped: ``(member name, reason)`` for files that were not usable images.
         digest: Content hash of the usable images and their labels (a cache key).
+        names: For each class, its images' entry names in the zip (data for reports,
+            never paths); empty where unknown.
     """
 
     root: Path
@@ -49,6 +52,36 @@ class Dataset:
     files: tuple[tuple[Path, ...], ...]
     skipped: tuple[tuple[str, str], ...] = field(default=())
     digest: str = ""
+    names: tuple[tuple[str, ...], ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data (for a child process), read back by ``from_dict``."""
+        return {
+            "root": str(self.root),
+            "classes": list(self.classes),
+            "files": [[str(p) for p in files] for files in self.files],
+            "skipped": [list(s) for s in self.skipped],
+            "digest": self.digest,
+            "names": [list(n) for n in self.names],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Dataset:
+        return cls(
+            Path(data["root"]),
+            tuple(data["classes"]),
+            tuple(tuple(Path(p) for p in files) for files in data["files"]),
+            tuple((str(name), str(why)) for name, why in data["skipped"]),
+            data["digest"],
+            tuple(tuple(str(n) for n in names) for names in data.get("names", [])),
+        )
+
+    def entry_names(self) -> list[str]:
+        """Every image's entry name in the zip, in ``samples()`` order (stored names where
+        the zip's are unknown)."""
+        if self.names:
+            return [n for class_names in self.names for n in class_names]
+        return [str(p.relative_to(self.root)) for class_files in self.files for p in class_files]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -170,12 +203,14 @@ def _extract(source: bytes | Path, workdir: Path, limits: DatasetLimits) -> Data
         root = (workdir / "data").resolve()
         names = sorted(classes)
         written: list[list[Path]] = []
+        entry_names: list[tuple[str, ...]] = []
         decoder = _Decoder(archive, limits)
         hasher = hashlib.blake2b(digest_size=16)
         for index, name in enumerate(names):
             folder = root / f"class_{index:03d}"
             folder.mkdir(parents=True, exist_ok=True)
             paths: list[Path] = []
+            kept: list[str] = []
             for info in sorted(classes[name], key=lambda i: i.filename):
                 image, why, raw = decoder.decode(info)
                 if image is None:
@@ -186,7 +221,9 @@ def _extract(source: bytes | Path, workdir: Path, limits: DatasetLimits) -> Data
                 _store(image, target)
                 hasher.update(f"{index}:".encode() + hashlib.blake2b(raw).digest())
                 paths.append(target)
+                kept.append(info.filename)
             written.append(paths)
+            entry_names.append(tuple(kept))
     counts = {name: len(paths) for name, paths in zip(names, written, strict=True)}
     too_few = [n for n, c in counts.items() if c < limits.min_images_per_class]
     if too_few:
@@ -198,7 +235,12 @@ def _extract(source: bytes | Path, workdir: Path, limits: DatasetLimits) -> Data
     if len(names) < 2:
         raise DatasetError(f"only one class folder ({names[0]!r}); at least 2 are needed")
     return Dataset(
-        root, tuple(names), tuple(tuple(p) for p in written), tuple(skipped), hasher.hexdigest()
+        root,
+        tuple(names),
+        tuple(tuple(p) for p in written),
+        tuple(skipped),
+        hasher.hexdigest(),
+        tuple(entry_names),
     )
 
 

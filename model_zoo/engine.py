@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -58,6 +61,10 @@ IR_FILE = "model.xml"
 # What a cached IR holds: v2 adds Grad-CAM's outputs and cam.npz (older folders are unused)
 IR_LAYOUT = "v2"
 CONVERT_SECONDS = 600  # per model, for a child converting several; then it is ended
+# Children converting at once: one per core, two at most (each holds a TensorFlow, ~2 GB)
+CONVERT_WORKERS = max(1, min(2, os.cpu_count() or 1))
+# Relative time to build and convert each model (measured with random weights), to balance
+CONVERT_COST = {"vgg16": 1.3, "vgg19": 1.4, "resnet50": 1.0, "inception_v3": 1.2, "xception": 1.0}
 
 
 class Engine(Protocol):
@@ -289,9 +296,9 @@ def convert(
 ) -> dict[str, Converted]:
     """Makes sure each model has its IR: cached ones at once, the rest converted.
 
-    Conversion runs in this process when TensorFlow is already loaded here, else in one
-    child process for all of them (TensorFlow's memory leaves with it). ``on_done`` hears of
-    each model as soon as it is ready, in order.
+    Conversion runs in this process when TensorFlow is already loaded here, else in child
+    processes (``CONVERT_WORKERS`` at once; TensorFlow's memory leaves with them).
+    ``on_done`` hears of each model as soon as it is ready.
     """
     results: dict[str, Converted] = {}
 
@@ -317,9 +324,53 @@ def convert(
         for name in todo:
             done(convert_here(name, source, precision))
         return results
-    for result in _convert_in_child(todo, source, precision):
+    for result in _convert_in_children(todo, source, precision):
         done(result)
     return results
+
+
+def conversion_groups(names: Sequence[str], workers: int) -> list[list[str]]:
+    """``names`` dealt to at most ``workers`` children, heaviest first (by ``CONVERT_COST``)
+    to the least loaded, so the children finish close together."""
+    groups: list[list[str]] = [[] for _ in range(max(1, min(workers, len(names))))]
+    loads = [0.0] * len(groups)
+    for name in sorted(names, key=lambda n: -CONVERT_COST.get(n, 1.0)):
+        least = loads.index(min(loads))
+        groups[least].append(name)
+        loads[least] += CONVERT_COST.get(name, 1.0)
+    return groups
+
+
+def _convert_in_children(
+    names: Sequence[str], source: WeightsSource, precision: Precision
+) -> Iterator[Converted]:
+    """Converts in ``CONVERT_WORKERS`` children at once, each outcome as soon as it comes.
+
+    Building a Keras model and tracing it run mostly on one core, so two children on two
+    cores take about half the time of one (``bench/cold_start.py``'s empty-cache case)."""
+    groups = conversion_groups(names, CONVERT_WORKERS)
+    if len(groups) == 1:
+        yield from _convert_in_child(groups[0], source, precision)
+        return
+    outcomes: queue.Queue[Converted | None] = queue.Queue()
+
+    def work(group: list[str]) -> None:
+        try:
+            for converted in _convert_in_child(group, source, precision):
+                outcomes.put(converted)
+        finally:
+            outcomes.put(None)  # this child is done
+
+    threads = [threading.Thread(target=work, args=(g,), daemon=True) for g in groups]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    while running:
+        converted = outcomes.get()
+        if converted is None:
+            running -= 1
+        else:
+            yield converted
 
 
 def _convert_in_child(

@@ -1,13 +1,14 @@
-"""Fine-tune: teach one of the backbones your own classes from a zip of class folders."""
+"""Fine-tune: teach one of the backbones your own classes, from a zip, a folder, classes
+made in the page or the sample; check the data, train, keep the model."""
 
 import streamlit as st
 
 from model_zoo.finetune.jobs import ServerBusy
-from model_zoo.limits import MAX_PHOTO_MB, MAX_UPLOAD_MB
 from model_zoo.untrusted import md
 from ui.common import page_setup
 from ui.finetune.board import leaderboard_panel
 from ui.finetune.data import data_summary, precheck_panel
+from ui.finetune.doctor import cleaned_download, cleaned_source, doctor_ui
 from ui.finetune.live import live_panel
 from ui.finetune.results import show_results
 from ui.finetune.runs import (
@@ -16,8 +17,10 @@ from ui.finetune.runs import (
     own_run_message,
     prepare,
     start_run,
+    upload_key,
 )
 from ui.finetune.settings import settings_form
+from ui.finetune.sources import data_source_ui
 
 source = page_setup("Fine-tune", "🎓")
 if source is None:
@@ -26,30 +29,28 @@ if source is None:
 st.title("🎓 Fine-tune")
 st.caption(
     "Teach a backbone your own classes: upload a zip whose folders are the classes "
-    "(`cats/…`, `dogs/…`), check the data, pick settings, train, then download a model "
-    "that takes raw photos and reloads anywhere."
+    "(`cats/…`, `dogs/…`), drop a folder, make classes here with uploads or the camera, or "
+    "try the sample; check the data, pick settings, train, then download a model that "
+    "takes raw photos and reloads anywhere."
 )
 
 # --- Data ------------------------------------------------------------------------------------
-# Any file: the zip reader decides by the bytes and says why it refuses one.
+# Any file: the zip reader decides by the bytes and says why it refuses one. Every way in
+# (zip, classes made here, a folder, the sample) ends as a zip read by that reader.
 run = current_run()  # this session's, or the one this page's URL names (a reopened tab)
-upload = st.file_uploader(
-    "Dataset: a .zip of class folders", key="dataset_zip", max_upload_size=MAX_UPLOAD_MB
-)
-if upload is None and run is None:
-    st.info(
-        f"Upload a zip to start (up to {MAX_UPLOAD_MB} MB). One folder per class, at least 2 "
-        "classes and 5 images in each; a single wrapping folder is fine. JPEG, PNG, WebP, "
-        f"GIF, BMP and TIFF photos up to {MAX_PHOTO_MB} MB each are read; other files are "
-        "skipped and listed."
-    )
+given = data_source_ui()
+if given is None and run is None:
     st.stop()
-if upload is not None:
-    prepared = prepare(upload.name, upload.getvalue())
-    del upload  # the bytes are not kept past extraction
+said = None
+if given is not None:
+    origin = upload_key(given[1])
+    name, data, said = cleaned_source(given, origin)
+    prepared = prepare(name, data)
+    del given, data  # the bytes are not kept past extraction
 else:
     assert run is not None
     prepared = run.prepared
+    origin = prepared.key
 if prepared.error:
     st.error(f"**{md(prepared.name)}** refused: {md(prepared.error)}.")
     st.stop()
@@ -57,6 +58,9 @@ dataset = prepared.dataset
 assert dataset is not None
 
 data_summary(dataset, prepared.name)
+if said:
+    cleaned_download(said, prepared.name, dataset)
+doctor_ui(dataset, source, prepared.key, origin, prepared.name)
 precheck_panel(dataset, source.is_random)
 
 st.subheader("Settings")

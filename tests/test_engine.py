@@ -262,3 +262,44 @@ def test_models_baked_at_build_time_load_without_converting(tmp_path):
         text=True,
     )
     assert failed.returncode == 1  # a bake that cannot convert fails the image's build
+
+
+@pytest.mark.parametrize(
+    ("names", "workers", "groups"),
+    [
+        (["resnet50"], 2, [["resnet50"]]),
+        (["resnet50", "vgg16"], 1, [["vgg16", "resnet50"]]),
+        (["resnet50", "vgg16"], 2, [["vgg16"], ["resnet50"]]),
+        (
+            list(MODELS)[:5],
+            2,
+            [["vgg19", "resnet50", "xception"], ["vgg16", "inception_v3"]],
+        ),
+    ],
+)
+def test_conversions_are_dealt_to_children_heaviest_first(names, workers, groups):
+    assert engine.conversion_groups(names, workers) == groups
+
+
+def test_children_converting_at_once_each_report_every_model(monkeypatch):
+    """Two children: every model's outcome comes back once, whichever child finishes first,
+    and one child's failure leaves the other's models converted."""
+    import threading
+
+    started = []
+    both = threading.Barrier(2, timeout=10)  # proves the two run at the same time
+
+    def fake_child(group, source, precision):
+        started.append(group)
+        both.wait()
+        for name in group:
+            failed = name == "vgg16"
+            yield engine.Converted(name, None if failed else Path(f"/ir/{name}.xml"))
+
+    monkeypatch.setattr(engine, "_convert_in_child", fake_child)
+    monkeypatch.setattr(engine, "CONVERT_WORKERS", 2)
+    names = ["vgg16", "vgg19", "resnet50", "inception_v3", "xception"]
+    results = list(engine._convert_in_children(names, WeightsSource("random"), "f32"))
+    assert sorted(r.name for r in results) == sorted(names)
+    assert len(started) == 2
+    assert {r.name for r in results if r.xml is None} == {"vgg16"}

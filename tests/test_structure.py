@@ -29,7 +29,7 @@ BOTTOM = {
     "model_zoo.images", "model_zoo.weights", "model_zoo.datasets", "model_zoo.engine",
     "model_zoo.devices", "model_zoo.gradcam", "model_zoo.archive", "model_zoo.engine_choice",
     "model_zoo.keras_models", "model_zoo.cam", "model_zoo.cam_graph", "model_zoo.openvino_cam",
-    "model_zoo.batching", "model_zoo.openvino_engine",
+    "model_zoo.batching", "model_zoo.openvino_engine", "model_zoo.photo_set", "model_zoo.sample",
 }  # fmt: skip
 COMPARE = {m for m in MODULES if m.startswith("model_zoo.compare")}
 TOP = {"model_zoo.finetune.jobs", "model_zoo.finetune.worker", "model_zoo.predict"}
@@ -42,7 +42,8 @@ def _group(module: str) -> str:
         return "compare"
     if module in TOP:
         return "top"
-    if module.startswith("model_zoo.finetune") or module == "model_zoo.wording":
+    # The data doctor works on Fine-tune's datasets, split and cached features.
+    if module.startswith(("model_zoo.finetune", "model_zoo.doctor", "model_zoo.wording")):
         return "finetune"
     if module.startswith("model_zoo.artifact"):
         return "artifact"

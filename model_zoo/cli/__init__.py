@@ -1,5 +1,5 @@
 """Command line: ``classify IMAGE...``, ``explain IMAGE --model M --out PNG``,
-``predict MODEL IMAGE...``, ``finetune DATA.zip --out DIR`` and
+``predict MODEL IMAGE...``, ``doctor DATA.zip``, ``finetune DATA.zip --out DIR`` and
 ``leaderboard DATA.zip --out DIR``: one module per command, each a ``register`` for its
 options over a ``run`` callable from Python with the parsed arguments.
 
@@ -13,11 +13,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from model_zoo.cli import classify, explain, finetune, leaderboard, predict
+from model_zoo.cli import classify, doctor, explain, finetune, leaderboard, predict
 from model_zoo.cli.common import EXIT_BAD_INPUT, Parser, UsageError
 from model_zoo.runtime import only_our_own_stderr
 
-COMMANDS = (classify, predict, explain, finetune, leaderboard)  # the order of --help
+COMMANDS = (classify, predict, explain, doctor, finetune, leaderboard)  # the order of --help
 
 
 def build_parser() -> argparse.ArgumentParser:

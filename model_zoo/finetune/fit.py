@@ -126,6 +126,15 @@ class Stages:
         """Batches in one validation pass."""
         return -(-len(self.val_idx) // self.config.batch_size)
 
+    def class_weight(self) -> dict[int, float] | None:
+        """With ``class_weighted``: each class's weight, the training split's size over
+        (classes × its count), as Keras' ``class_weight`` takes it; else None."""
+        if not self.config.class_weighted:
+            return None
+        counts = np.bincount(self.labels[self.train_idx], minlength=int(self.labels.max()) + 1)
+        total, present = counts.sum(), int((counts > 0).sum())
+        return {c: float(total / (present * n)) for c, n in enumerate(counts) if n}
+
     def head_on_features(self, parts: FineTuned, features: np.ndarray) -> Any:
         """The first stage on cached backbone features: only the head trains. Returns the
         head as a model on features (it shares its layers with ``parts.model``)."""
@@ -215,6 +224,7 @@ class Stages:
                     batch_size=self.config.batch_size if arrays else None,
                     verbose=0,
                     shuffle=arrays,  # tf.data pipelines are shuffled by themselves
+                    class_weight=self.class_weight(),
                     callbacks=callbacks,
                 )
             self.stopped = False

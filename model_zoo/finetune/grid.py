@@ -39,7 +39,7 @@ from model_zoo.finetune.fit import Stages
 from model_zoo.finetune.leaderboard import Row, ranked
 from model_zoo.finetune.model import assemble, build_backbone, preprocessing_layer, strategy
 from model_zoo.finetune.settings import HEAD_SPECS, TrainConfig, TrainingStopped
-from model_zoo.finetune.split import Split, train_val_test_split
+from model_zoo.finetune.split import Split, dataset_split
 from model_zoo.finetune.training import judge, result_of
 from model_zoo.weights import WeightsSource
 from model_zoo.wording import run_key
@@ -164,7 +164,9 @@ def train_grid(
     caches = {n: CachedFeatures(dataset, configs[n], weights, feature_dir, not flat) for n in order}
     stored = {name: caches[name].load() for name in order}
     paths, labels = dataset.samples()
-    split = train_val_test_split(labels, base.val_split, base.test_split, base.seed)
+    split = dataset_split(
+        dataset, base.val_split, base.test_split, base.seed, base.keep_copies_together
+    )
     _, n_val, n_test = split.sizes()
     cached = {n for n, f in stored.items() if f is not None}
     plan = grid_plan([configs[n] for n in order], heads, len(paths), n_val, n_test, cached)

@@ -83,6 +83,8 @@ class TrainConfig:
     fine_tune_epochs: int = 5
     image_size: int = 0  # 0: the backbone's own input size
     seed: int = 0
+    keep_copies_together: bool = True  # exact and near copies of a photo in one split part
+    class_weighted: bool = False  # weigh each class's loss by 1 / its share (Keras class_weight)
 
     @property
     def spec(self) -> ModelSpec:

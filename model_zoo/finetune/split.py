@@ -1,11 +1,14 @@
 """The three-way split of a dataset: train, validation and test, stratified per class and
-seeded. No Keras: the page shows the sizes before a run, the runs train on them."""
+seeded, with copies of one photo kept in one part. No Keras: the page shows the sizes
+before a run, the runs train on them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from model_zoo.datasets import Dataset
 
 
 def stratified_split(
@@ -69,3 +72,34 @@ def train_val_test_split(
         labels[remaining], val_split / max(1e-9, 1 - test_split), seed + 1
     )
     return Split(remaining[train_part], remaining[val_part], test)
+
+
+def split_with_copies(
+    labels: np.ndarray,
+    val_split: float,
+    test_split: float,
+    seed: int,
+    groups: list[list[int]] | None = None,
+) -> Split:
+    """``train_val_test_split``, then each group of copies (``doctor.duplicates``) moved
+    to one part, so no photo is judged on a copy of itself it trained on."""
+    split = train_val_test_split(labels, val_split, test_split, seed)
+    if not groups:
+        return split
+    from model_zoo.doctor.duplicates import keep_together
+
+    parts = keep_together(
+        {"train": split.train, "val": split.val, "test": split.test}, groups, labels
+    )
+    return Split(parts["train"], parts["val"], parts["test"])
+
+
+def dataset_split(
+    dataset: Dataset, val_split: float, test_split: float, seed: int, keep_copies: bool = True
+) -> Split:
+    """The split a run of ``dataset`` trains on: ``train_val_test_split``, with its exact
+    and near copies kept in one part unless ``keep_copies`` is False."""
+    from model_zoo.doctor.duplicates import copy_groups
+
+    groups = copy_groups(dataset) if keep_copies else None
+    return split_with_copies(dataset.samples()[1], val_split, test_split, seed, groups)

@@ -43,7 +43,7 @@ from model_zoo.finetune.model import (
     strategy,
 )
 from model_zoo.finetune.settings import TrainConfig, TrainingStopped
-from model_zoo.finetune.split import Split, train_val_test_split
+from model_zoo.finetune.split import Split, dataset_split
 from model_zoo.weights import WeightsSource
 
 
@@ -78,7 +78,9 @@ def train(
     started = time.perf_counter()
     runtime.keras().utils.set_random_seed(config.seed)
     paths, labels = dataset.samples()
-    split = train_val_test_split(labels, config.val_split, config.test_split, config.seed)
+    split = dataset_split(
+        dataset, config.val_split, config.test_split, config.seed, config.keep_copies_together
+    )
     cache = CachedFeatures(dataset, config, weights, feature_dir)
     features = cache.load() if config.uses_cached_features else None
     _, n_val, n_test = split.sizes()

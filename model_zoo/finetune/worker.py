@@ -42,29 +42,13 @@ def write_request(
     """What the child needs: the dataset on disk, the settings and the limits; with ``grid``
     (backbones, heads) a leaderboard on ``config``'s shared settings."""
     request = {
-        "dataset": {
-            "root": str(dataset.root),
-            "classes": list(dataset.classes),
-            "files": [[str(p) for p in files] for files in dataset.files],
-            "skipped": [list(s) for s in dataset.skipped],
-            "digest": dataset.digest,
-        },
+        "dataset": dataset.to_dict(),
         "config": asdict(config),
         "weights": weights,
         "memory_limit": memory_limit,
         "grid": list(grid) if grid else None,
     }
     (run_dir / REQUEST_FILE).write_text(json.dumps(request))
-
-
-def _dataset(data: dict[str, Any]) -> Dataset:
-    return Dataset(
-        Path(data["root"]),
-        tuple(data["classes"]),
-        tuple(tuple(Path(p) for p in files) for files in data["files"]),
-        tuple((str(name), str(why)) for name, why in data["skipped"]),
-        data["digest"],
-    )
 
 
 class Message(StrEnum):
@@ -111,7 +95,7 @@ def main(argv: list[str]) -> int:
         save_result(result, row_folder(run_dir, row.key))
         _emit(out, Message.ROW, **row.to_dict())
 
-    dataset = _dataset(request["dataset"])
+    dataset = Dataset.from_dict(request["dataset"])
     config = TrainConfig(**request["config"])
     features = Path(request["dataset"]["root"]).parent / "features"
     stopped = False

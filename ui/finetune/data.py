@@ -8,7 +8,7 @@ import streamlit as st
 from model_zoo.compare.precheck import DEFAULT_PER_CLASS, imagenet_precheck
 from model_zoo.datasets import Dataset
 from model_zoo.finetune.calibration import wilson_interval
-from model_zoo.finetune.split import train_val_test_split
+from model_zoo.finetune.split import dataset_split
 from model_zoo.registry import MODELS
 from model_zoo.untrusted import md
 from model_zoo.wording import model_count, percent, percent_range
@@ -45,11 +45,12 @@ def data_summary(dataset: Dataset, name: str) -> None:
             st.image([str(p) for p in files[:6]], width=72)
 
 
-def split_caption(where: object, dataset: Dataset, val: float, test: float, seed: int) -> None:
+def split_caption(
+    where: object, dataset: Dataset, val: float, test: float, seed: int, keep_copies: bool = True
+) -> None:
     """The split's sizes, and a word when the test split is too small to say much."""
-    _, labels = dataset.samples()
     try:
-        n_train, n_val, n_test = train_val_test_split(labels, val, test, seed).sizes()
+        n_train, n_val, n_test = dataset_split(dataset, val, test, seed, keep_copies).sizes()
     except ValueError as err:
         where.warning(str(err))  # type: ignore[attr-defined]
         return

@@ -55,9 +55,14 @@ RUN_PARAM = "run"
 ABANDON_AFTER_SECONDS = 120.0
 
 
+def upload_key(data: bytes) -> str:
+    """What names an upload's bytes (``Prepared.key``)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def prepare(name: str, data: bytes) -> Prepared:
     """Checks and extracts an upload once; the same bytes again reuse the session's copy."""
-    key = hashlib.blake2b(data, digest_size=16).hexdigest()
+    key = upload_key(data)
     current: Prepared | None = st.session_state.get("prepared")
     if current is not None and current.key == key:
         return current

@@ -68,8 +68,28 @@ def _training_ui(where: Any, dataset: Dataset, defaults: TrainConfig) -> dict[st
             0.05,
             help="Untouched until training ends, then judged once: the accuracy reported.",
         ),
+        "keep_copies_together": where.toggle(
+            "Keep copies in one part",
+            value=defaults.keep_copies_together,
+            help="Exact and near copies of a photo (re-encoded, resized, shifted) go to the "
+            "same part of the split, so the test never judges a photo the model trained on.",
+        ),
+        "class_weighted": where.toggle(
+            "Balance the classes",
+            value=defaults.class_weighted,
+            help="Weigh each class's loss by the inverse of its size (Keras class_weight), so "
+            "a small class counts as much as a large one. The results show each class's "
+            "recall with and without it.",
+        ),
     }
-    split_caption(where, dataset, chosen["val_split"], chosen["test_split"], defaults.seed)
+    split_caption(
+        where,
+        dataset,
+        chosen["val_split"],
+        chosen["test_split"],
+        defaults.seed,
+        chosen["keep_copies_together"],
+    )
     return chosen
 
 
