@@ -5,11 +5,13 @@ Two measurements per engine, random weights (start-up does not depend on weight 
 - CLI: ``model-zoo classify cat.jpg`` with the five models, a fresh process each run
   (median of ``--runs``); the engine's converted models are cached by a first, uncounted run.
   Then once more with an empty cache for each engine (the OpenVINO path converts the five
-  models, as a first start or a Space restart without ``/data`` or baked models does).
+  models, in two child processes at once, as a first start or a Space restart without
+  ``/data`` or baked models does).
 - Server: ``streamlit run app.py`` started cold; a headless Chromium page opens Compare at
   once and waits until the sidebar shows all five models ready (time to ready, from the
   launch), then picks the cat example (time to the first result, from the click). The
-  server's RSS after that first Compare is printed too. Needs Debian's chromium and
+  server's RSS after that first Compare is printed too; and the OpenVINO server once more
+  with an empty cache. Needs Debian's chromium and
   Playwright, like the browser tests.
 
     python bench/cold_start.py [--runs 3]
@@ -60,14 +62,17 @@ def cli_seconds(engine: str, photo: Path, cache: Path | None = None) -> float:
     return time.perf_counter() - start
 
 
-def server_run(engine: str, log: Path) -> tuple[float, float, float]:
+def server_run(engine: str, log: Path, cache: Path | None = None) -> tuple[float, float, float]:
     """(seconds from launch to five models ready, seconds from click to result, RSS GB)."""
     from playwright.sync_api import sync_playwright
 
     from tests.app_server import start_app, stop_app
 
+    env = environment(engine)
+    if cache is not None:
+        env["MODEL_ZOO_CACHE"] = str(cache)
     launched = time.perf_counter()
-    server, url = start_app(ROOT, environment(engine), log, poll=0.1)
+    server, url = start_app(ROOT, env, log, poll=0.1)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -118,6 +123,12 @@ def main() -> None:
             f"server, {label:<18} launch → five models ready {to_ready:5.1f} s; "
             f"first Compare {to_result:4.1f} s; RSS {rss:.2f} GB"
         )
+    with tempfile.TemporaryDirectory(prefix="model-zoo-empty-cache-") as empty:
+        to_ready, to_result, rss = server_run("openvino", log, Path(empty))
+    print(
+        f"server, OpenVINO, empty cache  launch → five models ready {to_ready:5.1f} s; "
+        f"first Compare {to_result:4.1f} s; RSS {rss:.2f} GB"
+    )
     print(
         f"cold start to first result (CLI): OpenVINO {cli['openvino']:.1f} s vs TensorFlow "
         f"{cli['tensorflow']:.1f} s, ratio {cli['tensorflow'] / cli['openvino']:.2f}"

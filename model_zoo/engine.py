@@ -19,7 +19,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +28,7 @@ from model_zoo import runtime
 from model_zoo.cam import CamHead
 from model_zoo.cam_graph import compare_forward, traced
 from model_zoo.children import Child, exit_text, start_child
+from model_zoo.converted import Converted, one_line
 from model_zoo.engine_choice import (
     CACHE_VAR,
     ENGINE_VAR,
@@ -187,55 +187,6 @@ def cached_openvino(
         return None
 
 
-@dataclass(frozen=True)
-class Converted:
-    """One model's conversion outcome: the IR, or why there is none.
-
-    Attributes:
-        name: Registry name.
-        xml: The IR's ``.xml`` file, None on failure.
-        missing: The weights are missing (``MissingWeightsError.problem``), when that was why.
-        error: A one-line reason for any failure.
-        message: The whole missing-weights message (for the CLI).
-        seconds: Time spent building and converting.
-    """
-
-    name: str
-    xml: Path | None
-    missing: str | None = None
-    error: str | None = None
-    message: str | None = None
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "xml": str(self.xml) if self.xml else None,
-            "missing": self.missing,
-            "error": self.error,
-            "message": self.message,
-            "seconds": round(self.seconds, 3),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Converted:
-        xml = data.get("xml")
-        return cls(
-            name=str(data["name"]),
-            xml=Path(xml) if xml else None,
-            missing=data.get("missing"),
-            error=data.get("error"),
-            message=data.get("message"),
-            seconds=float(data.get("seconds", 0.0)),
-        )
-
-    def raise_for_missing(self) -> None:
-        if self.missing is not None:
-            raise MissingWeightsError(
-                get_spec(self.name), self.message or self.missing, self.missing
-            )
-
-
 def convert_here(name: str, source: WeightsSource, precision: Precision) -> Converted:
     """Builds the Keras model and converts it in this process (imports TensorFlow)."""
     spec = get_spec(name)
@@ -253,16 +204,6 @@ def convert_here(name: str, source: WeightsSource, precision: Precision) -> Conv
         return Converted(name, None, missing=err.problem, error=err.problem, message=str(err))
     except Exception as err:  # a conversion failure falls back to TensorFlow, never crashes
         return Converted(name, None, error=one_line(err), seconds=time.perf_counter() - start)
-
-
-def one_line(err: BaseException) -> str:
-    """An exception in one line. OpenVINO's messages open with source locations ("Exception
-    from src/inference/…") and end with what went wrong: that last line is kept."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    if not lines:
-        return type(err).__name__
-    text = lines[-1] if lines[0].startswith("Exception from") else lines[0]
-    return f"{type(err).__name__}: {text[:200]}"
 
 
 def load_engine(

@@ -79,7 +79,7 @@ def test_an_exact_copy_is_a_copy(tmp_path):
 
 
 def test_copies_are_kept_in_one_part_of_the_split(tmp_path):
-    data, _, pairs = planted_zip()
+    data, _, _ = planted_zip()
     dataset = extract_dataset(data, tmp_path)
     plain = split_parts(dataset, 0.2, 0.15, 0)
     groups = duplicate_groups(dataset.samples()[0])
@@ -218,3 +218,45 @@ def test_the_doctor_cli_finds_planted_flips_and_every_cross_split_copy(tmp_path)
     assert crossing <= {frozenset(x["files"]) for x in found["leaks"]}
     with zipfile.ZipFile(out) as cleaned:  # copies merged, nothing else changed
         assert len(cleaned.namelist()) == dataset.size - PLANTED
+
+
+def test_class_weights_are_the_inverse_of_each_class_share():
+    from model_zoo.finetune.fit import Stages
+    from model_zoo.finetune.settings import TrainConfig
+
+    labels = np.array([0] * 30 + [1] * 10 + [2] * 5)
+    train = np.arange(45)
+    weighted = Stages(TrainConfig(class_weighted=True), labels, train, train, None, print, print)
+    assert weighted.class_weight() == pytest.approx({0: 0.5, 1: 1.5, 2: 3.0})
+    plain = Stages(TrainConfig(), labels, train, train, None, print, print)
+    assert plain.class_weight() is None
+
+
+@pytest.mark.slow
+def test_a_balanced_run_shows_each_class_recall_with_and_without_weights(tmp_path):
+    """An imbalanced set (20 / 8 / 6), class weighting on: the result carries the same
+    head's per-class recall without it, and keeps it through the run folder."""
+    from model_zoo.artifact.run_folder import load_result, save_result
+    from model_zoo.finetune.settings import TrainConfig
+    from model_zoo.finetune.training import train
+    from model_zoo.weights import WeightsSource
+
+    rng = np.random.default_rng(0)
+    entries = [
+        (f"{shape}/{i}.jpg", encode(sample_photo(shape, rng), "JPEG"))
+        for shape, n in zip(SAMPLE_CLASSES, (20, 8, 6), strict=True)
+        for i in range(n)
+    ]
+    dataset = extract_dataset(write_zip(entries), tmp_path / "job")
+    config = TrainConfig(head="gap", epochs=3, batch_size=8, image_size=64, class_weighted=True)
+    result = train(dataset, config, WeightsSource("random"))
+    before = result.evaluation.unweighted_recall
+    assert len(before) == 3 and all(0.0 <= r <= 1.0 for r in before)
+    save_result(result, tmp_path / "run")
+    assert load_result(tmp_path / "run").evaluation.unweighted_recall == before
+    plain = train(
+        dataset,
+        TrainConfig(head="gap", epochs=1, batch_size=8, image_size=64),
+        WeightsSource("random"),
+    )
+    assert plain.evaluation.unweighted_recall == ()

@@ -30,6 +30,7 @@ BOTTOM = {
     "model_zoo.devices", "model_zoo.gradcam", "model_zoo.archive", "model_zoo.engine_choice",
     "model_zoo.keras_models", "model_zoo.cam", "model_zoo.cam_graph", "model_zoo.openvino_cam",
     "model_zoo.batching", "model_zoo.openvino_engine", "model_zoo.photo_set", "model_zoo.sample",
+    "model_zoo.converted",
 }  # fmt: skip
 COMPARE = {m for m in MODULES if m.startswith("model_zoo.compare")}
 TOP = {"model_zoo.finetune.jobs", "model_zoo.finetune.worker", "model_zoo.predict"}

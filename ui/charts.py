@@ -317,3 +317,32 @@ def abstention_figure(curve, threshold: float, height: int = 300) -> go.Figure:
         legend=dict(orientation="h", y=-0.3),
     )
     return fig
+
+
+def learning_curve_figure(points: Sequence, height: int = 280) -> go.Figure:
+    """Test accuracy (with its Wilson band) against training images per class."""
+    x = [p.per_class for p in points]
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=x + x[::-1],
+                y=[p.high for p in points] + [p.low for p in points][::-1],
+                fill="toself",
+                fillcolor="rgba(31,119,180,0.15)",
+                line=dict(width=0),
+                hoverinfo="skip",
+                name="95% interval",
+            ),
+            go.Scatter(
+                x=x, y=[p.accuracy for p in points], mode="lines+markers", name="test accuracy"
+            ),
+        ]
+    )
+    fig.update_layout(
+        height=height,
+        margin=dict(l=0, r=0, t=10, b=0),
+        xaxis_title="training images per class",
+        yaxis=dict(title="test accuracy", range=[0, 1.02], tickformat=".0%"),
+        showlegend=False,
+    )
+    return fig

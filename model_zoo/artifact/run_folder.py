@@ -54,6 +54,7 @@ def save_result(result: TrainResult, folder: Path) -> None:
         "split_sizes": list(ev.split_sizes),
         "val_loss": ev.val_loss,
         "per_class": [asdict(c) for c in ev.per_class],
+        "unweighted_recall": list(ev.unweighted_recall),
         "stopped": result.stopped,
         "best_epoch": result.best_epoch,
         "seconds": result.seconds,
@@ -84,6 +85,7 @@ def load_result(folder: Path) -> TrainResult:
             temperature=meta["temperature"],
             split_sizes=tuple(meta["split_sizes"]),
             val_loss=meta["val_loss"],
+            unweighted_recall=tuple(meta.get("unweighted_recall", ())),
         )
         check = arrays["check"] if "check" in arrays.files else None
     return TrainResult(

@@ -98,6 +98,17 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
             option.flag, dest=option.field, type=type(default), default=default, help=option.help
         )
     parser.add_argument("--no-early-stopping", action="store_true")
+    parser.add_argument(
+        "--balance-classes",
+        action="store_true",
+        help="weigh each class's loss by the inverse of its size (Keras class_weight)",
+    )
+    parser.add_argument(
+        "--split-copies",
+        action="store_true",
+        help="let exact and near copies of a photo fall in different split parts "
+        "(by default they are kept in one)",
+    )
     parser.add_argument("--weights", default=None, help=WEIGHTS_HELP)
     parser.add_argument(
         "--threshold",
@@ -110,7 +121,12 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 def training_config(args: argparse.Namespace, **extra: object) -> TrainConfig:
     """The settings both training commands share, checked (UsageError when bad)."""
     shared = {o.field: getattr(args, o.field) for o in TRAINING_OPTIONS}
-    config = TrainConfig(**{**shared, "early_stopping": not args.no_early_stopping, **extra})
+    flags = {
+        "early_stopping": not args.no_early_stopping,
+        "class_weighted": args.balance_classes,
+        "keep_copies_together": not args.split_copies,
+    }
+    config = TrainConfig(**{**shared, **flags, **extra})
     if not 0 <= args.threshold <= 1:
         raise UsageError(f"--threshold must be between 0 and 1, got {args.threshold}")
     try:

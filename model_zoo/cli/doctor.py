@@ -85,16 +85,19 @@ def run(args: argparse.Namespace) -> int:
     from model_zoo.doctor.clean import copies_to_drop, dataset_zip, suspected
     from model_zoo.doctor.features import pooled_features
     from model_zoo.doctor.report import diagnose
+    from model_zoo.finetune.features import load_pixels
 
     with training(args) as (stop, job):
         dataset: Dataset = extract_dataset(data, job)
-        features, _ = pooled_features(dataset, config, source, job / "features", stop)
+        pixels = load_pixels(dataset.samples()[0], config.size, stop)
+        features, _ = pooled_features(dataset, config, source, job / "features", pixels, stop)
         findings = diagnose(
             dataset,
             features,
             val_split=config.val_split,
             test_split=config.test_split,
             seed=config.seed,
+            pixels=pixels,
         )
         found = findings.report(dataset)
         if clean is not None:

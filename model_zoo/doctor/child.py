@@ -10,8 +10,10 @@ folder; the child prints JSON lines: ``progress``, then one ``done`` (the findin
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -93,18 +95,25 @@ def main(argv: list[str]) -> int:
     start_child(request.get("memory_limit"), background=True)
     from model_zoo.doctor.features import pooled_features
     from model_zoo.doctor.report import diagnose
+    from model_zoo.finetune.features import load_pixels
     from model_zoo.weights import MissingWeightsError, weights_source
 
     dataset = Dataset.from_dict(request["dataset"])
     config = TrainConfig(**request["config"])
+    progress = lambda p: _emit("progress", **asdict(p))  # noqa: E731
     try:
         with contextlib.redirect_stdout(sys.stderr):  # Keras' chatter stays off the pipe
+            pixels = load_pixels(dataset.samples()[0], config.size, on_progress=progress)
+            # cleanlab's import (scikit-learn, SciPy, pandas) takes 1.5 s: it overlaps the
+            # feature pass, whose engine holds no GIL (during the decode it slowed both).
+            threading.Thread(target=importlib.import_module, args=("cleanlab.filter",)).start()
             features, seconds = pooled_features(
                 dataset,
                 config,
                 weights_source(request["weights"]),
                 feature_folder(dataset),
-                on_progress=lambda p: _emit("progress", **asdict(p)),
+                pixels,
+                on_progress=progress,
             )
             findings = diagnose(
                 dataset,
@@ -112,6 +121,7 @@ def main(argv: list[str]) -> int:
                 val_split=config.val_split,
                 test_split=config.test_split,
                 seed=config.seed,
+                pixels=pixels,
             )
     except MissingWeightsError as err:
         _emit("error", error=err.problem)

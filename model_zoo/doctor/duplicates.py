@@ -19,7 +19,9 @@ and the nearest other photo (0.9979–0.9989) are too close to tell apart.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
@@ -97,13 +99,21 @@ _GROUPS_LOCK = threading.Lock()
 
 def copy_groups(dataset: Dataset) -> list[list[int]]:
     """``duplicate_groups`` of a dataset's images (``samples()`` order), kept for the last
-    few datasets: the page's split preview and the runs ask again and again."""
+    few datasets (the page's split preview asks on every rerun) and in a file beside the
+    dataset, where the doctor's child leaves them for the training child."""
     key = f"{dataset.digest}:{dataset.root}"
     with _GROUPS_LOCK:
         if key in _GROUPS:
             _GROUPS.move_to_end(key)
             return _GROUPS[key]
-    groups = duplicate_groups(dataset.samples()[0])
+    file = dataset.root.parent / "features" / f"copies-{dataset.digest or 'unnamed'}.json"
+    try:
+        groups = [[int(i) for i in g] for g in json.loads(file.read_text())]
+    except (OSError, ValueError, TypeError):
+        groups = duplicate_groups(dataset.samples()[0])
+        with contextlib.suppress(OSError):
+            file.parent.mkdir(exist_ok=True)
+            file.write_text(json.dumps(groups))
     with _GROUPS_LOCK:
         _GROUPS[key] = groups
         while len(_GROUPS) > 8:
@@ -135,7 +145,7 @@ def keep_together(
         if len(set(sides)) < 2:
             continue
         target = max(order, key=lambda p: (sides.count(p), -order.index(p)))
-        change = Counter()
+        change: Counter[tuple[str, int]] = Counter()
         for i in members:
             change[(where[i], int(labels[i]))] -= 1
             change[(target, int(labels[i]))] += 1

@@ -1,21 +1,56 @@
 """The pooled backbone features the doctor judges labels by: the very features a run with
 the same backbone, size, weights and seed caches (``finetune.features.CachedFeatures``),
-so the doctor's pass is the run's, and a run afterwards makes none."""
+so the doctor's pass is the run's, and a run afterwards makes none.
+
+Where that backbone's OpenVINO IR is cached already (any server after its first run of
+it), the pass runs on it alone: no TensorFlow is imported, which is most of a cold
+child's start-up.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 
 from model_zoo import runtime
 from model_zoo.datasets import Dataset
-from model_zoo.finetune.events import ProgressFn, noop
-from model_zoo.finetune.features import CachedFeatures, load_pixels
-from model_zoo.finetune.model import build_backbone
-from model_zoo.finetune.settings import TrainConfig
+from model_zoo.engine import IR_FILE, OpenVINOEngine, engine_settings
+from model_zoo.finetune.events import Progress, ProgressFn, noop
+from model_zoo.finetune.features import CachedFeatures
+from model_zoo.finetune.settings import TrainConfig, TrainingStopped
 from model_zoo.weights import WeightsSource
+
+
+def _on_cached_ir(
+    cache: CachedFeatures,
+    pixels: np.ndarray,
+    stop: threading.Event | None,
+    on_progress: ProgressFn,
+) -> np.ndarray | None:
+    """The pass on the IR cached for ``cache`` (None where there is none)."""
+    folder = cache.engine_folder
+    if folder is None or not (folder / IR_FILE).is_file():
+        return None
+    try:
+        engine = OpenVINOEngine(folder / IR_FILE, engine_settings().resolved_precision(), 16)
+    except RuntimeError:  # damaged: the TensorFlow path converts it again
+        return None
+    start = time.perf_counter()
+    chunks, step = [], cache.batch_size
+    for i in range(0, len(pixels), step):
+        if stop is not None and stop.is_set():
+            raise TrainingStopped
+        chunks.append(engine(pixels[i : i + step]))
+        on_progress(Progress("extracting features", i // step + 1, -(-len(pixels) // step)))
+    cache.seconds = time.perf_counter() - start
+    cache.images_per_second = len(pixels) / max(cache.seconds, 1e-9)
+    cache.engine = engine.label
+    features = np.concatenate(chunks)
+    cache.save(features)
+    return features
 
 
 def pooled_features(
@@ -23,11 +58,14 @@ def pooled_features(
     config: TrainConfig,
     weights: WeightsSource,
     feature_dir: Path | None,
+    pixels: np.ndarray,
     stop: threading.Event | None = None,
     on_progress: ProgressFn = noop,
 ) -> tuple[np.ndarray, float]:
     """``(N, D)`` pooled features in ``samples()`` order, and the seconds spent making them
-    (0 when cached). Imports TensorFlow where nothing is cached: run it in a child.
+    (0 when cached). ``pixels`` are the images at ``config.size`` (``load_pixels``).
+
+    Without a cached IR this imports TensorFlow and builds the backbone: run it in a child.
 
     Raises:
         MissingWeightsError: the backbone's weights are not available.
@@ -36,10 +74,14 @@ def pooled_features(
     features = cache.load()
     if features is not None:
         return features, 0.0
+    features = _on_cached_ir(cache, pixels, stop, on_progress)
+    if features is not None:
+        return features, cache.seconds
+    from model_zoo.finetune.model import build_backbone
+
     # As ``training.train`` does before it builds the backbone: on random weights the
     # seed decides the backbone, and the cached features must be the ones a run makes.
     runtime.keras().utils.set_random_seed(config.seed)
-    pixels = load_pixels(dataset.samples()[0], config.size, stop, on_progress)
     backbone = build_backbone(config.spec, weights, config.size)
     features = cache.extract(backbone, pixels, stop, on_progress)
     return features, cache.seconds

@@ -10,10 +10,12 @@ the self-confidence the head has in it (lowest first: most suspicious), and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 FOLDS = 5
+COMPONENTS = 32  # at most; fewer where a fold has fewer images
 
 
 @dataclass(frozen=True)
@@ -37,18 +39,36 @@ class LabelCheck:
         return np.argsort(self.scores, kind="stable")
 
 
-def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
-    """``(N, C)`` probabilities, each row from a head trained without that image."""
+def linear_head(n_train: int, n_features: int) -> Any:
+    """The doctor's small head: standardised features, their first ``COMPONENTS``
+    principal components (fitted on the head's own training images), then a regularised
+    logistic regression (scikit-learn). On 2048 ResNet50 features the components cut the
+    five folds from 3 s to a fraction of one, and features still outnumber images."""
+    from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(
+        StandardScaler(),
+        PCA(
+            n_components=max(1, min(COMPONENTS, n_train - 1, n_features)),
+            svd_solver="randomized",
+            random_state=0,
+        ),
+        LogisticRegression(C=0.1, max_iter=300),
+    )
+
+
+def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
+    """``(N, C)`` probabilities, each row from a head trained without that image."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     folds = int(min(FOLDS, np.bincount(labels).min()))
     if folds < 2:
         raise ValueError("Every class needs at least 2 images to judge its labels.")
-    head = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=300))
     cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    head = linear_head(len(labels) * (folds - 1) // folds, features.shape[1])
     probs = cross_val_predict(head, features, labels, cv=cv, method="predict_proba")
     return np.asarray(probs, dtype=np.float64)
 
@@ -72,4 +92,4 @@ def check_labels(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> Lab
     )
 
 
-__all__ = ["FOLDS", "LabelCheck", "check_labels", "out_of_fold_probabilities"]
+__all__ = ["FOLDS", "LabelCheck", "check_labels", "linear_head", "out_of_fold_probabilities"]

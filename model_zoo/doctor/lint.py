@@ -1,10 +1,10 @@
 """Quality lint of single images: tiny, very dark or very bright, blurred, near-constant.
 
-Thresholds on the stored image (at most ``datasets.STORED_SIDE``), levels 0–255:
-blur is the sharpness of the strongest edges: the 99th percentile of the Laplacian's size
-on a 256-pixel grey copy, over the image's contrast (its standard deviation). The bundled
-photos score 2.0–2.9, the same blurred with a 2-pixel Gaussian 0.20–0.28, and flat
-synthetic shapes, sharp, 0.9 and up; under ``BLUR_MAX`` counts as blurred.
+Levels 0–255, on the run's decoded copy (224–299 pixels, squashed) or a 256-pixel one.
+Blur is the sharpness of the strongest edges: the 99th percentile of the Laplacian's size
+over the image's contrast (its standard deviation). The bundled photos score 2.0–2.9, the
+same blurred with a 2-pixel Gaussian 0.20–0.28, and flat synthetic shapes, sharp, 0.9 and
+up; under ``BLUR_MAX`` counts as blurred.
 """
 
 from __future__ import annotations
@@ -30,38 +30,47 @@ def sharpness(grey: np.ndarray) -> float:
     return float(np.percentile(np.abs(lap), 99) / (grey.std() + 1.0))
 
 
-def image_issue(path: Path) -> str | None:
-    """The first problem of one image, in words, or None.
+def pixel_issue(pixels: np.ndarray) -> str | None:
+    """The first problem of an image's pixels (RGB, any size), in words, or None.
 
-    Contrast and sharpness are taken on the colour channel that has the most of them, so a
-    red shape on a grey of the same brightness is neither flat nor blurred."""
-    with Image.open(path) as im:
-        if min(im.size) < TINY_SIDE:
-            return f"tiny ({im.size[0]}×{im.size[1]} pixels)"
-        rgb = im.convert("RGB")
-    rgb.thumbnail((LINT_SIDE, LINT_SIDE))
-    pixels = np.asarray(rgb, dtype=np.float64)
-    channels = [pixels[..., c] for c in range(3)]
+    Contrast and sharpness are taken on the colour channel with the most contrast, so a red
+    shape on a grey of the same brightness is neither flat nor blurred."""
+    rgb = np.asarray(pixels, dtype=np.float64)
+    channels = [rgb[..., c] for c in range(3)]
     if max(c.std() for c in channels) < FLAT_STD:
         return "near-constant (almost one flat colour)"
-    brightness = pixels.mean()
+    brightness = rgb.mean()
     if brightness < DARK_MEAN:
         return "very dark"
     if brightness > BRIGHT_MEAN:
         return "very bright"
-    if max(sharpness(c) for c in channels) < BLUR_MAX:
+    if sharpness(max(channels, key=lambda c: c.std())) < BLUR_MAX:
         return "blurred"
     return None
 
 
-def lint(paths: Sequence[Path]) -> list[tuple[int, str]]:
-    """``(index, issue)`` for each image with a problem."""
+def image_issue(path: Path, pixels: np.ndarray | None = None) -> str | None:
+    """The first problem of one image, or None; ``pixels``, when given, are the image
+    already decoded (any size), else it is decoded here at ``LINT_SIDE``."""
+    with Image.open(path) as im:  # the header alone, unless decoded below
+        if min(im.size) < TINY_SIDE:
+            return f"tiny ({im.size[0]}×{im.size[1]} pixels)"
+        if pixels is None:
+            rgb = im.convert("RGB")
+            rgb.thumbnail((LINT_SIDE, LINT_SIDE))
+            pixels = np.asarray(rgb)
+    return pixel_issue(pixels)
+
+
+def lint(paths: Sequence[Path], pixels: np.ndarray | None = None) -> list[tuple[int, str]]:
+    """``(index, issue)`` for each image with a problem (``pixels``: them decoded already,
+    as the run's ``load_pixels`` does)."""
     found = []
     for i, path in enumerate(paths):
-        issue = image_issue(path)
+        issue = image_issue(path, None if pixels is None else pixels[i])
         if issue:
             found.append((i, issue))
     return found
 
 
-__all__ = ["image_issue", "lint", "sharpness"]
+__all__ = ["image_issue", "lint", "pixel_issue", "sharpness"]

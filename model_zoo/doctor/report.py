@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from model_zoo.datasets import Dataset
+from model_zoo.doctor.curve import CurvePoint, learning_curve
 from model_zoo.doctor.duplicates import copy_groups, leaks
 from model_zoo.doctor.labels import check_labels
 from model_zoo.doctor.lint import lint
-from model_zoo.finetune.split import train_val_test_split
+from model_zoo.finetune.split import dataset_split, train_val_test_split
 
 PARTS = ("train", "validation", "test")
 
@@ -40,6 +41,8 @@ class Findings:
         lint: ``(index, issue)`` quality problems.
         accuracy: Out-of-fold accuracy of the k-fold heads (None without features).
         seconds: Time the doctor took, features excluded.
+        feature_seconds: Time the feature pass took (0 when it was cached).
+        curve: The learning curve (``doctor.curve``), empty without features.
     """
 
     duplicates: list[list[int]]
@@ -49,6 +52,7 @@ class Findings:
     accuracy: float | None = None
     seconds: float = 0.0
     feature_seconds: float = field(default=0.0, compare=False)
+    curve: list[CurvePoint] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data with indices (from a child process to the page)."""
@@ -60,6 +64,7 @@ class Findings:
             "accuracy": self.accuracy,
             "seconds": self.seconds,
             "feature_seconds": self.feature_seconds,
+            "curve": [list(asdict(point).values()) for point in self.curve],
         }
 
     @classmethod
@@ -72,6 +77,7 @@ class Findings:
             None if data.get("accuracy") is None else float(data["accuracy"]),
             float(data.get("seconds", 0.0)),
             float(data.get("feature_seconds", 0.0)),
+            [CurvePoint(*map(float, point)) for point in data.get("curve", [])],
         )
 
     def report(self, dataset: Dataset) -> dict[str, Any]:
@@ -110,17 +116,27 @@ def diagnose(
     val_split: float = 0.2,
     test_split: float = 0.15,
     seed: int = 0,
+    pixels: np.ndarray | None = None,
 ) -> Findings:
     """Runs every check on ``dataset``; label checks need ``features`` (``(N, D)``, pooled,
-    in ``samples()`` order)."""
+    in ``samples()`` order); ``pixels``, the images decoded already, spare the lint a
+    second decode."""
     start = time.perf_counter()
     paths, labels = dataset.samples()
     groups = copy_groups(dataset)
     found_leaks = leaks(split_parts(dataset, val_split, test_split, seed), groups)
     issues: list[LabelIssue] = []
-    accuracy = None
+    accuracy: float | None = None
+    curve: list[CurvePoint] = []
     if features is not None:
-        check = check_labels(features, labels, seed)
+        from threadpoolctl import threadpool_limits
+
+        split = dataset_split(dataset, val_split, test_split, seed)  # as the run will split
+        # One BLAS thread: these matrices are small, and OpenBLAS's threads cost more in
+        # hand-offs than they give (measured: 12–20× slower with two, on two cores).
+        with threadpool_limits(1):
+            curve = learning_curve(features, labels, split, seed)
+            check = check_labels(features, labels, seed)
         accuracy = check.accuracy
         doubted = check.flagged | (check.suggested != labels)
         issues = [
@@ -128,7 +144,10 @@ def diagnose(
             for i in check.ranked()
             if doubted[i]
         ]
-    return Findings(groups, found_leaks, issues, lint(paths), accuracy, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return Findings(
+        groups, found_leaks, issues, lint(paths, pixels), accuracy, seconds, curve=curve
+    )
 
 
 __all__ = ["PARTS", "Findings", "LabelIssue", "diagnose", "split_parts"]

@@ -52,6 +52,8 @@ class Evaluation:
             validation split; 1 leaves them as they are).
         split_sizes: Images in the train, validation and test splits.
         val_loss: Mean cross-entropy on the validation split (it picked the best epoch).
+        unweighted_recall: With class weighting, each class's test recall of the same head
+            trained without it (``finetune.balance``); empty otherwise.
     """
 
     accuracy: float
@@ -64,6 +66,7 @@ class Evaluation:
     temperature: float = 1.0
     split_sizes: tuple[int, int, int] = (0, 0, 0)
     val_loss: float = float("nan")
+    unweighted_recall: tuple[float, ...] = ()
 
     @property
     def predictions(self) -> np.ndarray:

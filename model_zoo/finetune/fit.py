@@ -17,7 +17,7 @@ import numpy as np
 from model_zoo import runtime
 from model_zoo.finetune.evaluation import cross_entropy
 from model_zoo.finetune.events import EpochFn, EpochLog, Phase, Progress, ProgressFn
-from model_zoo.finetune.model import FineTuned
+from model_zoo.finetune.model import FineTuned, Head
 from model_zoo.finetune.settings import FINE_TUNE_RATE_FACTOR, TrainConfig, TrainingStopped
 
 tf = runtime.tensorflow()
@@ -135,7 +135,7 @@ class Stages:
         total, present = counts.sum(), int((counts > 0).sum())
         return {c: float(total / (present * n)) for c, n in enumerate(counts) if n}
 
-    def head_on_features(self, parts: FineTuned, features: np.ndarray) -> Any:
+    def head_on_features(self, parts: FineTuned | Head, features: np.ndarray) -> Any:
         """The first stage on cached backbone features: only the head trains. Returns the
         head as a model on features (it shares its layers with ``parts.model``)."""
         train, val, labels = self.train_idx, self.val_idx, self.labels

@@ -57,6 +57,27 @@ def head_layers(head: str, n_classes: int, seed: int = 0) -> list[Any]:
     return [*layers, keras.layers.Dense(n_classes, activation="softmax", name="predictions")]
 
 
+def head_model(head: list[Any], features_shape: tuple[int, ...]) -> Any:
+    """A model of ``head``'s layers after its first, on cached features; it shares them."""
+    keras = runtime.keras()
+    features_in = keras.Input(features_shape, name="features")
+    x = features_in
+    for layer in head[1:]:
+        x = layer(x)
+    return keras.Model(features_in, x, name="head")
+
+
+@dataclass
+class Head:
+    """A head's layers before any backbone: trained on cached features first, then put on
+    the backbone by ``assemble(…, head=…)``."""
+
+    head: list[Any]
+
+    def head_model(self, features_shape: tuple[int, ...]) -> Any:
+        return head_model(self.head, features_shape)
+
+
 def build_backbone(spec: ModelSpec, weights: WeightsSource, size: int) -> Any:
     """A fresh, frozen, headless backbone (never the shared Compare models)."""
     backbone = spec.constructor(
@@ -95,12 +116,7 @@ class FineTuned:
     def head_model(self, features_shape: tuple[int, ...]) -> Any:
         """The head after its first layer, on cached (pooled or flattened) features: it
         shares its layers, so training it trains ``model``."""
-        keras = runtime.keras()
-        features_in = keras.Input(features_shape, name="features")
-        x = features_in
-        for layer in self.head[1:]:
-            x = layer(x)
-        return keras.Model(features_in, x, name="head")
+        return head_model(self.head, features_shape)
 
     def with_augmentation(self, config: TrainConfig) -> Any:
         """The model to fit on images: ``model`` itself, or flip/rotation/zoom in front."""
@@ -133,20 +149,26 @@ class FineTuned:
 
 
 def assemble(
-    config: TrainConfig, weights: WeightsSource, n_classes: int, backbone: Any = None
+    config: TrainConfig,
+    weights: WeightsSource,
+    n_classes: int,
+    backbone: Any = None,
+    head: list[Any] | None = None,
 ) -> FineTuned:
     """A fresh backbone (never the shared Compare models) with preprocessing and a head.
 
-    A leaderboard passes the frozen ``backbone`` it built once for several heads.
+    A leaderboard passes the frozen ``backbone`` it built once for several heads; a run on
+    cached features passes the ``head`` it trained already (``Head``).
     """
     keras = runtime.keras()
     spec, size = config.spec, config.size
     if backbone is None:
         backbone = build_backbone(spec, weights, size)
-    # The head starts from the seed whether the backbone was built here or shared, so a
-    # leaderboard's combination trains as its single run does.
-    keras.utils.set_random_seed(config.seed)
-    head = head_layers(config.head, n_classes, config.seed)
+    if head is None:
+        # The head starts from the seed whether the backbone was built here or shared, so
+        # a leaderboard's combination trains as its single run does.
+        keras.utils.set_random_seed(config.seed)
+        head = head_layers(config.head, n_classes, config.seed)
     pixels_in = keras.Input((size, size, 3), name="pixels")  # raw RGB, 0-255
     x = backbone(preprocessing_layer(spec)(pixels_in), training=False)  # BatchNorm: inference
     for layer in head:

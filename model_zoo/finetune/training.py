@@ -9,6 +9,7 @@ takes raw RGB pixels (0-255) and reloads anywhere with no custom objects.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ import numpy as np
 
 from model_zoo import runtime
 from model_zoo.datasets import Dataset
+from model_zoo.finetune.balance import unweighted_recall
 from model_zoo.finetune.eta import run_plan, timed
 from model_zoo.finetune.evaluation import (
     CHECK_IMAGES,
@@ -39,7 +41,10 @@ from model_zoo.finetune.features import (
 )
 from model_zoo.finetune.fit import Stages
 from model_zoo.finetune.model import (
+    FineTuned,
+    Head,
     assemble,
+    head_layers,
     strategy,
 )
 from model_zoo.finetune.settings import TrainConfig, TrainingStopped
@@ -66,8 +71,7 @@ def train(
         stop: Set it to end training within one batch; the best weights so far are kept.
         on_progress: Called per batch (and per image while loading), with the time left.
         on_epoch: Called with each epoch's metrics.
-        feature_dir: Also keep cached features as files here (the dataset's own job
-            folder), so a later run in another process finds them.
+        feature_dir: Also keep cached features as files here (the dataset's job folder).
 
     Raises:
         ValueError: a bad setting.
@@ -78,26 +82,27 @@ def train(
     started = time.perf_counter()
     runtime.keras().utils.set_random_seed(config.seed)
     paths, labels = dataset.samples()
-    split = dataset_split(
-        dataset, config.val_split, config.test_split, config.seed, config.keep_copies_together
-    )
+    keep = config.keep_copies_together
+    split = dataset_split(dataset, config.val_split, config.test_split, config.seed, keep)
     cache = CachedFeatures(dataset, config, weights, feature_dir)
     features = cache.load() if config.uses_cached_features else None
-    _, n_val, n_test = split.sizes()
-    report = timed(on_progress, run_plan(config, len(paths), n_val, n_test, features is not None))
+    plan = run_plan(config, len(paths), *split.sizes()[1:], features is not None)
+    report = timed(on_progress, plan)
     pixels = load_pixels(paths, config.size, stop, report)
     stages = Stages(config, labels, split.train, split.val, stop, report, on_epoch)
-    head = None
 
     with strategy().scope():
-        report(Progress("building the backbone", 0, 1))
-        parts = assemble(config, weights, len(dataset.classes))
-        if config.uses_cached_features:
-            if features is None:
-                features = cache.extract(parts.backbone, pixels, stop, report)
-            head = stages.head_on_features(parts, features)
+        if features is not None:  # cached (the data doctor's pass, or an earlier run's)
+            head, parts = _head_first(config, weights, len(dataset.classes), stages, features)
         else:
-            stages.on_images(parts, pixels, "training head")
+            report(Progress("building the backbone", 0, 1))
+            parts = assemble(config, weights, len(dataset.classes))
+            if config.uses_cached_features:
+                features = cache.extract(parts.backbone, pixels, stop, report)
+                head = stages.head_on_features(parts, features)
+            else:
+                head = None
+                stages.on_images(parts, pixels, "training head")
         if not stages.history:
             raise TrainingStopped("stopped before the first epoch finished")
         if config.unfreeze > 0 and not stages.stopped:
@@ -119,11 +124,32 @@ def train(
     else:
         test_probs = predict_batched(predict, pixels[split.test], config.batch_size)
     evaluation = judge(test_probs, val_probs, labels, split, dataset.classes, pixels)
+    if config.class_weighted and features is not None and not stages.stopped:
+        before = unweighted_recall(config, features, labels, split, len(dataset.classes))
+        evaluation = dataclasses.replace(evaluation, unweighted_recall=before)
     report(Progress("evaluating", 1, 1))
     check = pixels[split.val][:CHECK_IMAGES]
     return result_of(
         parts.model, config, weights, stages, dataset.classes, evaluation, started, cache, check
     )
+
+
+def _head_first(
+    config: TrainConfig, weights: WeightsSource, n_classes: int, stages: Stages, features: Any
+) -> tuple[Any, FineTuned]:
+    """On cached features the head trains before the backbone exists, so the first epoch
+    comes without waiting for it; the backbone is built afterwards from the same seed, as
+    ``assemble`` builds it at a run's start: on random weights, the very backbone those
+    features came from."""
+    keras = runtime.keras()
+    keras.utils.set_random_seed(config.seed)  # as ``assemble`` seeds its head
+    trained = Head(head_layers(config.head, n_classes, config.seed))
+    head = stages.head_on_features(trained, features)
+    if not stages.history:
+        raise TrainingStopped("stopped before the first epoch finished")
+    stages.on_progress(Progress("building the backbone", 0, 1))
+    keras.utils.set_random_seed(config.seed)  # as at a run's start, before its backbone
+    return head, assemble(config, weights, n_classes, head=trained.head)
 
 
 def judge(

@@ -16,12 +16,14 @@ from model_zoo.datasets import Dataset
 from model_zoo.doctor.child import DoctorError, examine
 from model_zoo.doctor.clean import dataset_zip
 from model_zoo.doctor.report import Findings
+from model_zoo.finetune.events import Progress
 from model_zoo.finetune.folders import new_job_folder
 from model_zoo.finetune.jobs import default_memory_limit
 from model_zoo.finetune.settings import TrainConfig
 from model_zoo.registry import MODELS
 from model_zoo.untrusted import md
 from model_zoo.weights import WeightsSource
+from ui.charts import learning_curve_figure
 
 CLEANED_KEY = "cleaned_dataset"  # {"from": source key, "name", "data", "said"}
 MAX_ROWS = 200  # rows in the fix table
@@ -30,11 +32,11 @@ THUMB = 64
 
 def thumbnail_url(path: Path) -> str:
     """A small JPEG of a stored image as a data URL (the table's picture column)."""
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        im.thumbnail((THUMB, THUMB))
-        buf = io.BytesIO()
-        im.save(buf, "JPEG", quality=80)
+    with Image.open(path) as opened:
+        small = opened.convert("RGB")
+    small.thumbnail((THUMB, THUMB))
+    buf = io.BytesIO()
+    small.save(buf, "JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -53,6 +55,10 @@ def _run_ui(dataset: Dataset, weights: WeightsSource) -> Findings | None:
         return None
     bar = st.progress(0.0, text="starting the check")
     config = TrainConfig(backbone=backbone)
+
+    def on_progress(p: Progress) -> None:
+        bar.progress(min(1.0, p.done / max(1, p.total)), text=p.phase)
+
     with new_job_folder() as folder:
         try:
             findings = examine(
@@ -61,7 +67,7 @@ def _run_ui(dataset: Dataset, weights: WeightsSource) -> Findings | None:
                 str(weights),
                 Path(folder),
                 default_memory_limit(),
-                lambda p: bar.progress(min(1.0, p.done / max(1, p.total)), text=p.phase),
+                on_progress,
             )
         except DoctorError as err:
             bar.empty()
@@ -87,6 +93,29 @@ def _summary_ui(findings: Findings) -> None:
             f"Labels judged by 5-fold heads on the features: out-of-fold accuracy "
             f"{findings.accuracy:.0%}."
         )
+
+
+def _curve_ui(findings: Findings, random_weights: bool) -> None:
+    points = findings.curve
+    if len(points) < 2:
+        return
+    st.markdown("**Would more photos help?**")
+    st.plotly_chart(learning_curve_figure(points), key="learning_curve")
+    gain = points[-1].accuracy - points[-2].accuracy
+    verdict = (
+        "still climbing at all your photos: more would likely help"
+        if gain > 0.02
+        else "flat at the end: more of the same photos may add little; varied ones might"
+    )
+    st.caption(
+        f"The doctor's head on 20–100% of the training split, judged on the test split "
+        f"({verdict})."
+        + (
+            " Random weights: the curve shows the flow, not your data's worth."
+            if random_weights
+            else ""
+        )
+    )
 
 
 def _copies_ui(dataset: Dataset, findings: Findings) -> None:
@@ -185,6 +214,7 @@ def doctor_ui(
             return
         findings: Findings = kept[1]
         _summary_ui(findings)
+        _curve_ui(findings, weights.is_random)
         _copies_ui(dataset, findings)
         _fix_ui(dataset, findings, origin, name)
 

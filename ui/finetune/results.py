@@ -107,23 +107,33 @@ def confusion_ui(result: TrainResult) -> None:
 
 
 def per_class_ui(result: TrainResult) -> None:
-    """Precision, recall and F1 of each class, with the same three decimals."""
+    """Precision, recall and F1 of each class, with the same three decimals; with class
+    weighting, each class's recall without it too (the "before")."""
     st.markdown("**Per class**")
+    before = result.evaluation.unweighted_recall
+    rows = [
+        {
+            "class": c.name,
+            "precision": c.precision,
+            "recall": c.recall,
+            "F1": c.f1,
+            "images": c.support,
+        }
+        for c in result.evaluation.per_class
+    ]
+    if before:
+        for row, recall in zip(rows, before, strict=False):
+            row["recall without weighting"] = recall
+        st.caption(
+            "Balanced classes: “recall” is this model's; “recall without weighting” is the "
+            "same head trained on the same features without class weights."
+        )
     st.dataframe(
-        [
-            {
-                "class": c.name,
-                "precision": c.precision,
-                "recall": c.recall,
-                "F1": c.f1,
-                "images": c.support,
-            }
-            for c in result.evaluation.per_class
-        ],
+        rows,
         hide_index=True,
         column_config={
             name: st.column_config.NumberColumn(format="%.3f")
-            for name in ("precision", "recall", "F1")
+            for name in ("precision", "recall", "F1", "recall without weighting")
         },
     )
 
