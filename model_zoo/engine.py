@@ -63,8 +63,9 @@ IR_LAYOUT = "v2"
 CONVERT_SECONDS = 600  # per model, for a child converting several; then it is ended
 # Children converting at once: one per core, two at most (each holds a TensorFlow, ~2 GB)
 CONVERT_WORKERS = max(1, min(2, os.cpu_count() or 1))
-# Relative time to build and convert each model (measured with random weights), to balance
-CONVERT_COST = {"vgg16": 1.3, "vgg19": 1.4, "resnet50": 1.0, "inception_v3": 1.2, "xception": 1.0}
+# Seconds to build and convert each model, to balance the children (measured one after
+# another in one child, random weights, 2-core AMD Zen 5; vgg19 less TensorFlow's start-up)
+CONVERT_COST = {"vgg16": 5.1, "vgg19": 6.0, "resnet50": 3.4, "inception_v3": 3.4, "xception": 2.1}
 
 
 class Engine(Protocol):

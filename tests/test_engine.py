@@ -273,7 +273,7 @@ def test_models_baked_at_build_time_load_without_converting(tmp_path):
         (
             list(MODELS)[:5],
             2,
-            [["vgg19", "resnet50", "xception"], ["vgg16", "inception_v3"]],
+            [["vgg19", "inception_v3"], ["vgg16", "resnet50", "xception"]],
         ),
     ],
 )
