@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -9,7 +10,7 @@ import re
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -221,3 +222,29 @@ def drop_mapped_pages(folder: Path) -> int:
         if libc.madvise(low, high - low, MADV_DONTNEED) == 0:
             advised += high - low
     return advised
+
+
+_BACKGROUND: set[threading.Thread] = set()
+_BACKGROUND_LOCK = threading.Lock()
+BACKGROUND_JOIN_SECONDS = 120.0
+
+
+def start_background(target: Callable[[], object], name: str) -> threading.Thread:
+    """Starts ``target`` in a daemon thread that the process waits for (up to
+    ``BACKGROUND_JOIN_SECONDS``) when it exits: such threads compile OpenVINO models, and a
+    daemon thread stopped inside C++ at exit aborts the process ("FATAL: exception not
+    rethrown"), where waiting costs seconds at most."""
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    with _BACKGROUND_LOCK:
+        _BACKGROUND.difference_update([t for t in _BACKGROUND if not t.is_alive()])
+        _BACKGROUND.add(thread)
+    thread.start()
+    return thread
+
+
+@atexit.register
+def _join_background() -> None:
+    with _BACKGROUND_LOCK:
+        threads = list(_BACKGROUND)
+    for thread in threads:
+        thread.join(BACKGROUND_JOIN_SECONDS)

@@ -195,3 +195,26 @@ def _autogroup(pid: int) -> list[str] | None:
     path = Path(f"/proc/{pid}/autogroup")
     words = path.read_text().split() if path.exists() else []
     return words or None
+
+
+def test_background_threads_are_waited_for_at_exit_and_forgotten_once_done():
+    """A thread compiling a model when the process exits would abort it from inside C++;
+    ``start_background`` threads are joined at exit instead, and finished ones dropped."""
+    import subprocess
+    import sys
+
+    from model_zoo import runtime
+
+    program = (
+        "import time\nfrom model_zoo import runtime\n"
+        "runtime.start_background(lambda: (time.sleep(1.5), print('finished', flush=True)), 'x')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout == "finished\n"
+    first = runtime.start_background(lambda: None, "quick")
+    first.join()
+    second = runtime.start_background(lambda: None, "quick")
+    assert first not in runtime._BACKGROUND and second in runtime._BACKGROUND
+    second.join()

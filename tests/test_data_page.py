@@ -36,6 +36,17 @@ def summary(at: AppTest) -> str:
     return next(m.value for m in at.markdown if " classes, " in m.value and " images" in m.value)
 
 
+def trains(at: AppTest, image_size: int) -> None:
+    """One epoch from the page's Train button to its results."""
+    next(s for s in at.select_slider if s.label == "Image size").set_value(image_size)
+    next(s for s in at.slider if s.label == "Epochs").set_value(1)
+    next(b for b in at.button if b.label == "Train").click().run()
+    assert at.session_state["run"].job.join(timeout=300)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Test accuracy" in {m.label for m in at.metric}
+
+
 def errors(at: AppTest) -> list[str]:
     """The page's error lines, less the random-weights banner."""
     return [e.value for e in at.error if "Random weights" not in e.value]
@@ -73,15 +84,7 @@ def test_classes_made_in_the_page_train_and_download_as_a_zip_that_reads_back():
         ("my-classes.zip", zipped, "application/zip")
     ).run()
     assert summary(again) == summary(at).replace("my-classes.zip", "my-classes.zip")
-    # And it trains.
-    next(s for s in at.select_slider if s.label == "Image size").set_value(96)
-    next(s for s in at.slider if s.label == "Epochs").set_value(1)
-    next(b for b in at.button if b.label == "Train").click().run()
-    run = at.session_state["run"]
-    assert run.job.join(timeout=300)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert "Test accuracy" in {m.label for m in at.metric}
+    trains(at, image_size=96)
 
 
 def test_a_photo_is_removed_and_a_bad_class_name_is_refused_in_one_line():
@@ -122,12 +125,4 @@ def test_the_sample_loads_says_it_is_synthetic_and_the_doctor_checks_it():
     cleaned = at.session_state["cleaned_dataset"]["data"]
     with zipfile.ZipFile(io.BytesIO(cleaned)) as archive:
         assert first not in archive.namelist() and len(archive.namelist()) == 71
-    # The cleaned sample trains (a new dataset: its own feature pass).
-    next(s for s in at.select_slider if s.label == "Image size").set_value(224)
-    next(s for s in at.slider if s.label == "Epochs").set_value(1)
-    next(b for b in at.button if b.label == "Train").click().run()
-    run = at.session_state["run"]
-    assert run.job.join(timeout=300)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert "Test accuracy" in {m.label for m in at.metric}
+    trains(at, image_size=224)  # the cleaned sample: a new dataset, its own feature pass

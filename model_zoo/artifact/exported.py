@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from model_zoo import runtime
 from model_zoo.artifact.labels import (
     LABELS_FILE,
     MODEL_FILE,
@@ -148,7 +149,7 @@ class Exported:
     def prepare_in_background(self) -> None:
         """Starts ``compiled`` in a thread: the conversion (a child process, seconds) is
         then under way while the visitor reads the results, before their first try-it."""
-        threading.Thread(target=self.compiled, name="model-zoo-export", daemon=True).start()
+        runtime.start_background(self.compiled, "model-zoo-export")
 
     def batch_runner(self) -> Callable[[np.ndarray], np.ndarray]:
         """Probabilities for a batch of up to ``BATCH`` pixels: the compiled IR where there
@@ -195,7 +196,6 @@ def _compile(folder: Path, precision: Precision, model_file: Path | None) -> Ope
 
 
 def _load_keras(model_file: Path, source: str) -> Any:
-    from model_zoo import runtime
 
     try:
         return runtime.keras().saving.load_model(model_file, safe_mode=True)

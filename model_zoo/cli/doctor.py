@@ -83,22 +83,11 @@ def run(args: argparse.Namespace) -> int:
     data = read_zip(args.data)
 
     from model_zoo.doctor.clean import copies_to_drop, dataset_zip, suspected
-    from model_zoo.doctor.features import pooled_features
-    from model_zoo.doctor.report import diagnose
-    from model_zoo.finetune.features import load_pixels
+    from model_zoo.doctor.features import check_dataset
 
     with training(args) as (stop, job):
         dataset: Dataset = extract_dataset(data, job)
-        pixels = load_pixels(dataset.samples()[0], config.size, stop)
-        features, _ = pooled_features(dataset, config, source, job / "features", pixels, stop)
-        findings = diagnose(
-            dataset,
-            features,
-            val_split=config.val_split,
-            test_split=config.test_split,
-            seed=config.seed,
-            pixels=pixels,
-        )
+        findings = check_dataset(dataset, config, source, stop)
         found = findings.report(dataset)
         if clean is not None:
             drop = copies_to_drop(findings) | (

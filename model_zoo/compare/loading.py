@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from model_zoo import runtime
 from model_zoo.children import error_line
 from model_zoo.compare.inference import Classifier, load_classifier
 from model_zoo.engine import IR_FILE, Converted, EngineSettings, convert, ir_folder, openvino_core
@@ -73,10 +74,7 @@ class ModelLoader:
                     self._states[name] = ModelState(name, "waiting")
                     self._queue.append(name)
             if self._queue and (self._thread is None or not self._thread.is_alive()):
-                self._thread = threading.Thread(
-                    target=self._run, name="model-zoo-loader", daemon=True
-                )
-                self._thread.start()
+                self._thread = runtime.start_background(self._run, "model-zoo-loader")
             self._changed.notify_all()
 
     def states(self, names: Sequence[str] | None = None) -> list[ModelState]:

@@ -10,10 +10,8 @@ folder; the child prints JSON lines: ``progress``, then one ``done`` (the findin
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import sys
-import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -38,11 +36,6 @@ OUT_OF_MEMORY = "the check ran out of memory (fewer or smaller photos would help
 
 class DoctorError(RuntimeError):
     """The doctor could not finish; ``str()`` is one line for people."""
-
-
-def feature_folder(dataset: Dataset) -> Path:
-    """Where a dataset's cached features live: the folder runs read them from."""
-    return dataset.root.parent / "features"
 
 
 def examine(
@@ -93,9 +86,7 @@ def main(argv: list[str]) -> int:
     folder = Path(argv[0])
     request = json.loads((folder / REQUEST_FILE).read_text())
     start_child(request.get("memory_limit"), background=True)
-    from model_zoo.doctor.features import pooled_features
-    from model_zoo.doctor.report import diagnose
-    from model_zoo.finetune.features import load_pixels
+    from model_zoo.doctor.features import check_dataset
     from model_zoo.weights import MissingWeightsError, weights_source
 
     dataset = Dataset.from_dict(request["dataset"])
@@ -103,25 +94,8 @@ def main(argv: list[str]) -> int:
     progress = lambda p: _emit("progress", **asdict(p))  # noqa: E731
     try:
         with contextlib.redirect_stdout(sys.stderr):  # Keras' chatter stays off the pipe
-            pixels = load_pixels(dataset.samples()[0], config.size, on_progress=progress)
-            # cleanlab's import (scikit-learn, SciPy, pandas) takes 1.5 s: it overlaps the
-            # feature pass, whose engine holds no GIL (during the decode it slowed both).
-            threading.Thread(target=importlib.import_module, args=("cleanlab.filter",)).start()
-            features, seconds = pooled_features(
-                dataset,
-                config,
-                weights_source(request["weights"]),
-                feature_folder(dataset),
-                pixels,
-                on_progress=progress,
-            )
-            findings = diagnose(
-                dataset,
-                features,
-                val_split=config.val_split,
-                test_split=config.test_split,
-                seed=config.seed,
-                pixels=pixels,
+            findings = check_dataset(
+                dataset, config, weights_source(request["weights"]), on_progress=progress
             )
     except MissingWeightsError as err:
         _emit("error", error=err.problem)
@@ -132,8 +106,7 @@ def main(argv: list[str]) -> int:
         else:
             _emit("error", error=f"the check failed: {error_line(err)}")
         return 1
-    done = Findings(**{**findings.__dict__, "feature_seconds": seconds})
-    _emit("done", findings=done.to_dict())
+    _emit("done", findings=findings.to_dict())
     return 0
 
 
@@ -141,4 +114,4 @@ if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
 
 
-__all__ = ["DoctorError", "examine", "feature_folder"]
+__all__ = ["DoctorError", "examine"]

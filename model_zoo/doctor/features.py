@@ -9,6 +9,8 @@ child's start-up.
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import threading
 import time
 from pathlib import Path
@@ -17,6 +19,7 @@ import numpy as np
 
 from model_zoo import runtime
 from model_zoo.datasets import Dataset
+from model_zoo.doctor.report import Findings
 from model_zoo.engine import IR_FILE, OpenVINOEngine, engine_settings
 from model_zoo.finetune.events import Progress, ProgressFn, noop
 from model_zoo.finetune.features import CachedFeatures
@@ -87,4 +90,39 @@ def pooled_features(
     return features, cache.seconds
 
 
-__all__ = ["pooled_features"]
+def feature_folder(dataset: Dataset) -> Path:
+    """Where a dataset's cached features live: the folder runs read them from."""
+    return dataset.root.parent / "features"
+
+
+def check_dataset(
+    dataset: Dataset,
+    config: TrainConfig,
+    weights: WeightsSource,
+    stop: threading.Event | None = None,
+    on_progress: ProgressFn = noop,
+) -> Findings:
+    """The whole check: decode once, the run's feature pass (cached for it), then
+    ``diagnose`` on the features and the decoded images."""
+    from model_zoo.doctor.report import diagnose
+    from model_zoo.finetune.features import load_pixels
+
+    pixels = load_pixels(dataset.samples()[0], config.size, stop, on_progress)
+    # cleanlab's import (scikit-learn, SciPy, pandas) takes 1.5 s: it overlaps the feature
+    # pass, whose engine holds no GIL (during the decode it slowed both).
+    threading.Thread(target=importlib.import_module, args=("cleanlab.filter",)).start()
+    features, seconds = pooled_features(
+        dataset, config, weights, feature_folder(dataset), pixels, stop, on_progress
+    )
+    findings = diagnose(
+        dataset,
+        features,
+        val_split=config.val_split,
+        test_split=config.test_split,
+        seed=config.seed,
+        pixels=pixels,
+    )
+    return dataclasses.replace(findings, feature_seconds=seconds)
+
+
+__all__ = ["check_dataset", "feature_folder", "pooled_features"]
