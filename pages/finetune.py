@@ -45,7 +45,7 @@ said = None
 if given is not None:
     origin = upload_key(given[1])
     name, data, said = cleaned_source(given, origin)
-    prepared = prepare(name, data)
+    prepared = prepare(name, data, None if said else origin)  # cleaned: other bytes
     del given, data  # the bytes are not kept past extraction
 else:
     assert run is not None

@@ -66,17 +66,22 @@ def test_one_upload_limit_in_the_server_the_widget_and_the_readme():
     assert config["server"]["maxUploadSize"] == MAX_UPLOAD_MB
     assert f"**{MAX_UPLOAD_MB} MB per file**" in README
     assert f"photos over {MAX_PHOTO_MB} MB" in README
-    page = (ROOT / "pages" / "finetune.py").read_text()
-    assert "max_upload_size=MAX_UPLOAD_MB" in page
+    ways_in = (ROOT / "ui" / "finetune" / "sources.py").read_text()  # the page's zip widget
+    assert "max_upload_size=MAX_UPLOAD_MB" in ways_in
 
 
 def test_uploaders_accept_any_file():
     # A photo without an extension must reach the decoder, which decides by its bytes.
-    for page in (ROOT / "pages").glob("*.py"):
-        calls = re.findall(r"st\.file_uploader\((.*?)\n\s*\)", page.read_text(), re.S)
-        calls += re.findall(r"st\.file_uploader\(([^\n]*)\)", page.read_text())
-        assert calls, page
-        assert not any("type=" in c for c in calls), page
+    found = set()
+    for path in [*(ROOT / "pages").glob("*.py"), *(ROOT / "ui").rglob("*.py")]:
+        text = path.read_text()
+        calls = re.findall(r"st\.file_uploader\((.*?)\n\s*\)", text, re.S)
+        calls += re.findall(r"st\.file_uploader\(([^\n]*)\)", text)
+        assert not any("type=" in c for c in calls), path
+        if calls:
+            found.add(path.relative_to(ROOT).as_posix())
+    # Compare's photo, Fine-tune's zip and folder, a made class's photos, the zip of photos
+    assert {"pages/compare.py", "ui/finetune/sources.py", "ui/finetune/classes.py"} <= found, found
 
 
 def test_the_file_watcher_is_off():

@@ -158,7 +158,7 @@ def fix_rows(dataset: Dataset, findings: Findings) -> list[dict[str, Any]]:
     ]
 
 
-def _fix_ui(dataset: Dataset, findings: Findings, source_key: str, name: str) -> None:
+def _fix_ui(dataset: Dataset, findings: Findings, source_key: str, origin: str, name: str) -> None:
     rows = fix_rows(dataset, findings)
     if not rows:
         st.success("Nothing to fix.")
@@ -186,7 +186,7 @@ def _fix_ui(dataset: Dataset, findings: Findings, source_key: str, name: str) ->
         }
         stem = PurePosixPath(name).stem.removesuffix("-cleaned")
         st.session_state[CLEANED_KEY] = {
-            "from": source_key,
+            "from": origin,
             "name": f"{stem}-cleaned.zip",
             "data": dataset_zip(dataset, drop, relabel),
             "said": f"Dropped {len(drop)} photo(s), moved {len(relabel)} to another class.",
@@ -216,7 +216,7 @@ def doctor_ui(
         _summary_ui(findings)
         _curve_ui(findings, weights.is_random)
         _copies_ui(dataset, findings)
-        _fix_ui(dataset, findings, origin, name)
+        _fix_ui(dataset, findings, source_key, origin, name)
 
 
 def cleaned_download(said: str, name: str, dataset: Dataset) -> None:

@@ -60,9 +60,10 @@ def upload_key(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def prepare(name: str, data: bytes) -> Prepared:
-    """Checks and extracts an upload once; the same bytes again reuse the session's copy."""
-    key = upload_key(data)
+def prepare(name: str, data: bytes, key: str | None = None) -> Prepared:
+    """Checks and extracts an upload once; the same bytes again reuse the session's copy.
+    ``key``: ``upload_key(data)``, where the caller has it already."""
+    key = key or upload_key(data)
     current: Prepared | None = st.session_state.get("prepared")
     if current is not None and current.key == key:
         return current
