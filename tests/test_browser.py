@@ -295,8 +295,11 @@ def test_hostile_class_and_file_names_show_as_text_and_fetch_nothing(app_url, tm
             page.goto(f"{app_url}/finetune")
             page.locator("input[type=file]").first.set_input_files(str(data))
             expect(page.get_by_text("5 classes, 25 images")).to_be_visible(timeout=60_000)
-            for name in HOSTILE_NAMES:  # each class, by its exact name, as text
-                expect(page.get_by_text(name, exact=True)).to_be_visible()
+            # Each class, by its exact name, as text in the summary's Markdown (the chart's
+            # tick says it too, once drawn: that one is checked below).
+            summary = page.locator("[data-testid='stMarkdownContainer']")
+            for name in HOSTILE_NAMES:
+                expect(summary.get_by_text(name, exact=True)).to_be_visible()
             expect(page.locator(".js-plotly-plot .xtick text").first).to_be_attached(timeout=30_000)
             ticks = page.locator(".js-plotly-plot .xtick text").all_text_contents()
             assert sorted(ticks) == sorted(HOSTILE_NAMES)
